@@ -1,0 +1,75 @@
+"""Argument checks shared by every public function.
+
+They run before any process is forked, and their messages name the argument, the value
+received and what is allowed, e.g. ``write_size_bytes must be an int from 1 to 1073741824
+(1 GiB), got 0``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+
+#: Longest deadline any experiment accepts, in seconds. Longer is a typo, not a plan.
+MAX_DEADLINE_S = 600.0
+
+
+def _describe_bytes(n: int) -> str:
+    for unit, size in (("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
+        if n >= size and n % size == 0:
+            return f"{n} ({n // size} {unit})"
+    return str(n)
+
+
+def check_int(name: str, value: object, lo: int, hi: int, what: str = "") -> int:
+    """Return ``value`` if it is an int in ``[lo, hi]``; else raise TypeError/ValueError."""
+    allowed = f"an int from {_describe_bytes(lo)} to {_describe_bytes(hi)}"
+    if what:
+        allowed += f" {what}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {allowed}, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be {allowed}, got {value}")
+    return value
+
+
+def check_bytes(name: str, value: object, lo: int = 1, hi: int = GIB) -> int:
+    """A size in bytes; by default 1 byte to 1 GiB."""
+    return check_int(name, value, lo, hi, "bytes")
+
+
+def check_seconds(name: str, value: object, lo: float = 0.0, hi: float = MAX_DEADLINE_S,
+                  *, lo_inclusive: bool = False) -> float:
+    """A duration in seconds: a finite real number in ``(lo, hi]`` (or ``[lo, hi]``)."""
+    bracket = "[" if lo_inclusive else "("
+    allowed = f"a number of seconds in {bracket}{lo:g}, {hi:g}]"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {allowed}, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    too_low = value < lo if lo_inclusive else value <= lo
+    if math.isnan(value) or too_low or value > hi:
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: object, choices) -> str:
+    """One of a fixed set of names."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def check_int_list(name: str, values: object, lo: int, hi: int, what: str = "") -> tuple:
+    """A non-empty sequence of ints, each in ``[lo, hi]``."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a non-empty list of ints, got {values!r}")
+    values = tuple(values)
+    if not values:
+        raise ValueError(f"{name} must be a non-empty list of ints, got an empty one")
+    return tuple(check_int(f"{name}[{i}]", v, lo, hi, what) for i, v in enumerate(values))

@@ -1,0 +1,254 @@
+"""Run an experiment in a clean, single-threaded helper process.
+
+Why: a Jupyter kernel runs several threads (ZMQ, heartbeat, output). ``fork()`` in a
+multi-threaded process copies only the calling thread, so a lock held by another thread at
+that moment stays locked forever in the child; Python 3.12+ warns about it on stderr, which
+lands in the cell and breaks nbval's comparison. ipclab therefore forks only from a
+single-threaded process. When the caller is multi-threaded, :func:`call` and :func:`iterate`
+start ``python -m ipclab.isolate`` (by ``subprocess``: fork+exec, which is safe), run the
+experiment there and bring back its result, or stream the values it yields.
+
+The helper leads its own session. On an interrupt (the kernel's stop button), a timeout or
+an early ``break`` from :func:`iterate`, it gets ``SIGTERM`` — its ``finally`` blocks close
+fds, kill children, remove FIFOs and shared memory — then ``SIGKILL`` after a short grace,
+and the caller removes the private directory and the shared-memory names it handed to the
+helper. Control returns within about half a second.
+
+``IPCLAB_ISOLATE`` picks the mode: ``auto`` (default: isolate when this process has more
+than one thread), ``always`` or ``never``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pickle
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from typing import Any, Callable, Iterator
+
+from . import _platform
+from ._resources import SHM_TAG_ENV, TMPDIR_ENV
+from .errors import ChildFailedError, ChildTimeoutError
+
+__all__ = ["call", "iterate", "should_isolate", "MODE_ENV"]
+
+MODE_ENV = "IPCLAB_ISOLATE"
+_MODES = ("auto", "always", "never")
+_HEADER = struct.Struct("!Q")
+#: Time the helper gets to clean up after SIGTERM before SIGKILL, in seconds.
+_GRACE_S = 0.5
+#: Extra time over the experiment's deadline for the helper to start and report, in seconds.
+_START_MARGIN_S = 10.0
+
+
+def should_isolate() -> bool:
+    """True if experiments should run in a helper process (see ``IPCLAB_ISOLATE``)."""
+    mode = os.environ.get(MODE_ENV, "auto").strip().lower() or "auto"
+    if mode not in _MODES:
+        raise ValueError(f"{MODE_ENV} must be one of {', '.join(_MODES)}, got {mode!r}")
+    if mode == "auto":
+        return _platform.thread_count() > 1
+    return mode == "always"
+
+
+def call(func: Callable, *args: Any, deadline_s: float, **kwargs: Any) -> Any:
+    """Return ``func(*args, **kwargs)``, run in a helper process if this one has threads.
+
+    ``func`` must be importable by name (defined at module level in a package). The helper
+    is killed if it has not answered ``deadline_s`` seconds (plus start-up time) from now.
+    """
+    if not should_isolate():
+        return func(*args, **kwargs)
+    with _Helper(func, args, kwargs, deadline_s, "call") as helper:
+        for kind, value in helper.frames():
+            if kind == "done":
+                return value
+    raise ChildFailedError("helper process ended without a result")  # pragma: no cover
+
+
+def iterate(func: Callable, *args: Any, deadline_s: float, **kwargs: Any) -> Iterator[Any]:
+    """Yield what the generator ``func(*args, **kwargs)`` yields, as it yields it.
+
+    Runs in a helper process if this one has threads. Leaving the loop early (``break``,
+    an exception, KeyboardInterrupt) stops the helper and cleans up.
+    """
+    if not should_isolate():
+        yield from func(*args, **kwargs)
+        return
+    with _Helper(func, args, kwargs, deadline_s, "iterate") as helper:
+        for kind, value in helper.frames():
+            if kind == "item":
+                yield value
+            elif kind == "done":
+                return
+
+
+class _Helper:
+    """The caller's side of one helper process."""
+
+    def __init__(self, func, args, kwargs, deadline_s, mode):
+        self.deadline = time.monotonic() + deadline_s + _START_MARGIN_S
+        self.tmpdir = tempfile.mkdtemp(prefix="ipclab-")  # 0700: private to this user
+        self.shm_tag = os.path.basename(self.tmpdir).replace("ipclab-", "")[:8]
+        self.stderr = tempfile.TemporaryFile(dir=self.tmpdir)
+        self.proc: subprocess.Popen | None = None
+        self.buffer = bytearray()
+        request = pickle.dumps((func.__module__, func.__qualname__, args, kwargs, mode))
+        env = dict(os.environ)
+        env[MODE_ENV] = "never"
+        env[TMPDIR_ENV] = self.tmpdir
+        env[SHM_TAG_ENV] = self.shm_tag
+        # The helper must import this very ipclab, whatever the caller's working directory.
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "ipclab.isolate"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                env=env, start_new_session=True, close_fds=True,
+            )
+            self.proc.stdin.write(request)
+            self.proc.stdin.close()
+        except BaseException:
+            self.close()
+            raise
+
+    def frames(self) -> Iterator[tuple[str, Any]]:
+        """Yield ``(kind, value)`` frames; raise the helper's exception or a timeout."""
+        fd = self.proc.stdout.fileno()
+        while True:
+            frame = self._next_frame()
+            if frame is not None:
+                kind, value = frame
+                if kind == "error":
+                    raise value
+                yield kind, value
+                if kind == "done":
+                    return
+                continue
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise ChildTimeoutError(
+                    "the experiment's helper process missed its deadline and was stopped",
+                    pid=self.proc.pid,
+                )
+            if select.select([fd], [], [], left)[0]:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise self._died()
+                self.buffer += chunk
+
+    def _next_frame(self):
+        if len(self.buffer) < _HEADER.size:
+            return None
+        (size,) = _HEADER.unpack_from(self.buffer)
+        end = _HEADER.size + size
+        if len(self.buffer) < end:
+            return None
+        frame = pickle.loads(bytes(self.buffer[_HEADER.size:end]))
+        del self.buffer[:end]
+        return frame
+
+    def _died(self) -> ChildFailedError:
+        status = self.proc.wait()
+        self.stderr.seek(0)
+        text = self.stderr.read().decode(errors="replace")[-4000:]
+        return ChildFailedError(
+            f"the experiment's helper process ended early (exit status {status})"
+            + (f":\n{text}" if text else ""),
+            exit_status=status,
+            child_traceback=text,
+        )
+
+    def close(self) -> None:
+        proc = self.proc
+        if proc is not None:
+            if proc.poll() is None:
+                _signal_group(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    pass
+            _signal_group(proc.pid, signal.SIGKILL)  # and whatever it left in its group
+            proc.wait()
+            for stream in (proc.stdout, proc.stdin):
+                if stream is not None and not stream.closed:
+                    stream.close()
+        self.stderr.close()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        for path in glob.glob(f"/dev/shm/ipclab_{self.shm_tag}*"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# -- the helper's side -------------------------------------------------------------------
+class _Stop(BaseException):
+    """Raised in the helper by SIGTERM so that every ``finally`` runs."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Stop()
+
+
+def _send(out, kind: str, value: Any) -> None:
+    try:
+        payload = pickle.dumps((kind, value), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # an unpicklable result or exception: send its text
+        payload = pickle.dumps(("error", ChildFailedError(f"{kind}: {value!r} ({exc})")))
+    out.write(_HEADER.pack(len(payload)) + payload)
+    out.flush()
+
+
+def _main() -> int:
+    # Results go over the original stdout; anything printed goes to stderr instead.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, _on_sigterm)
+    module, qualname, args, kwargs, mode = pickle.loads(sys.stdin.buffer.read())
+    try:
+        import importlib
+
+        func = importlib.import_module(module)
+        for part in qualname.split("."):
+            func = getattr(func, part)
+        result = func(*args, **kwargs)
+        if mode == "iterate":
+            if not isinstance(result, types.GeneratorType):
+                raise TypeError(f"{qualname} did not return a generator")
+            for item in result:
+                _send(out, "item", item)
+            result = None
+        _send(out, "done", result)
+    except _Stop:
+        return 143
+    except Exception as exc:
+        _send(out, "error", exc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -1,0 +1,3 @@
+"""Figures: _style (to be written)."""
+
+__all__: list = []

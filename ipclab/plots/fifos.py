@@ -1,0 +1,3 @@
+"""Figures: fifos (to be written)."""
+
+__all__: list = []

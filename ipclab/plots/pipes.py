@@ -1,0 +1,3 @@
+"""Figures: pipes (to be written)."""
+
+__all__: list = []

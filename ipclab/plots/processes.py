@@ -1,0 +1,3 @@
+"""Figures: processes (to be written)."""
+
+__all__: list = []

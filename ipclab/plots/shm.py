@@ -1,0 +1,3 @@
+"""Figures: shm (to be written)."""
+
+__all__: list = []

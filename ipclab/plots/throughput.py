@@ -1,0 +1,3 @@
+"""Figures: throughput (to be written)."""
+
+__all__: list = []

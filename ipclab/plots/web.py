@@ -1,0 +1,3 @@
+"""Figures: web (to be written)."""
+
+__all__: list = []

@@ -1,0 +1,15 @@
+# Sourced by course.sh and test.sh: make .venv (once), install ipclab with the given extras
+# (editable, so the notebooks' kernel imports this checkout), and set $PY.
+# Usage: source scripts/venv.sh lab|test,lab
+extras="$1"
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+PY="$PWD/.venv/bin/python"
+stamp=".venv/.ipclab-installed-$extras"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$PY" -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
+    touch "$stamp"
+fi
+export PATH="$PWD/.venv/bin:$PATH"

@@ -1,0 +1,99 @@
+"""Shared fixtures. The autouse ``no_leaks`` fixture fails any test that leaves behind a child
+process, an open file descriptor, a FIFO or a ``/dev/shm`` segment."""
+
+from __future__ import annotations
+
+import glob
+import os
+import stat
+import tempfile
+import time
+
+import psutil
+import pytest
+
+# Where ipclab's private directories and FIFOs live.
+_TMP = tempfile.gettempdir()
+
+
+def _children() -> set:
+    """Descendants of this process, zombies included (they were never reaped)."""
+    found = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            found.add((p.pid, p.create_time()))
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def _fds() -> dict:
+    """Open fds of this process and what they point to."""
+    out = {}
+    for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []:
+        try:
+            out[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:  # the fd of the listdir itself, already closed
+            pass
+    return out
+
+
+def _fifos() -> set:
+    found = set()
+    for root, dirs, files in os.walk(_TMP):
+        if root.count(os.sep) - _TMP.count(os.sep) >= 3:
+            dirs[:] = []
+        for name in files:
+            path = os.path.join(root, name)
+            try:
+                if stat.S_ISFIFO(os.lstat(path).st_mode):
+                    found.add(path)
+            except OSError:
+                pass
+    return found
+
+
+def _ipclab_dirs() -> set:
+    return set(glob.glob(os.path.join(_TMP, "ipclab-*")))
+
+
+def _shm() -> set:
+    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+
+
+def snapshot() -> dict:
+    return {"children": _children(), "fds": _fds(), "fifos": _fifos(),
+            "dirs": _ipclab_dirs(), "shm": _shm()}
+
+
+def leaks(before: dict, after: dict) -> list:
+    """What ``after`` holds that ``before`` did not, as readable lines."""
+    problems = []
+    new_children = after["children"] - before["children"]
+    if new_children:
+        problems.append(f"child processes left running or unreaped: {sorted(p for p, _ in new_children)}")
+    new_fds = {fd: target for fd, target in after["fds"].items()
+               if before["fds"].get(fd) != target}
+    if new_fds:
+        problems.append(f"file descriptors left open: {new_fds}")
+    for key, what in (("fifos", "FIFOs"), ("dirs", "ipclab temporary directories"),
+                      ("shm", "/dev/shm segments")):
+        new = after[key] - before[key]
+        if new:
+            problems.append(f"{what} left behind: {sorted(new)}")
+    return problems
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request):
+    """Fail the test if it leaves a child, an fd, a FIFO or a shared-memory segment."""
+    before = snapshot()
+    yield
+    deadline = time.monotonic() + 1.0  # a helper that was just told to stop may need a moment
+    while True:
+        problems = leaks(before, snapshot())
+        if not problems or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    if problems:
+        pytest.fail("the test left resources behind:\n  " + "\n  ".join(problems), pytrace=False)
