@@ -8,11 +8,14 @@ carry a tag, so that the process that started a helper can sweep up after it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import shutil
 import tempfile
 from typing import Iterator
+
+from .errors import LimitError
 
 #: Set by :mod:`ipclab.isolate` for its helper: where to put private directories.
 TMPDIR_ENV = "IPCLAB_TMPDIR"
@@ -51,6 +54,32 @@ def close_quietly(*fds: int | None) -> None:
                 pass
 
 
+def limit_error(exc: OSError) -> OSError:
+    """Turn "too many open files" into a :class:`LimitError` that names the limit and how to
+    see it; return any other error unchanged."""
+    if exc.errno == errno.EMFILE:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return LimitError(
+            errno.EMFILE, f"too many open files: this process may hold at most {soft} file "
+            f"descriptors (RLIMIT_NOFILE); see it with `ulimit -n`, or close other notebooks' "
+            f"kernels")
+    if exc.errno == errno.ENFILE:
+        return LimitError(
+            errno.ENFILE, "the whole system ran out of open files; see the limit in "
+            "/proc/sys/fs/file-max and the count in /proc/sys/fs/file-nr")
+    return exc
+
+
+def new_pipe() -> tuple:
+    """``os.pipe()``, with running out of file descriptors reported as a :class:`LimitError`."""
+    try:
+        return os.pipe()
+    except OSError as exc:
+        raise limit_error(exc) from exc
+
+
 @contextlib.contextmanager
 def open_pipe() -> Iterator[list]:
     """``os.pipe()`` as ``[read_fd, write_fd]``; on exit closes the ends still open.
@@ -58,7 +87,7 @@ def open_pipe() -> Iterator[list]:
     Close an end early with ``close_end(ends, i)``, which sets it to None so it is not
     closed twice.
     """
-    ends: list = list(os.pipe())
+    ends: list = list(new_pipe())
     try:
         yield ends
     finally:

@@ -87,11 +87,22 @@ def _set_size(fd: int, size: int | None) -> None:
     try:
         fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
     except PermissionError as exc:
-        raise LimitError(
-            f"the kernel refused a {size}-byte pipe (EPERM): unprivileged processes may ask "
-            f"for at most {_PIPE_MAX_SIZE_FILE} bytes, and all pipes of a user together at "
-            f"most /proc/sys/fs/pipe-user-pages-soft pages; see them with "
-            f"`cat {_PIPE_MAX_SIZE_FILE} /proc/sys/fs/pipe-user-pages-soft`") from exc
+        raise LimitError(errno.EPERM, f"the kernel refused a {size}-byte pipe (EPERM): "
+                         + _eperm_reason(size)) from exc
+
+
+_USER_PAGES_FILE = "/proc/sys/fs/pipe-user-pages-soft"
+
+
+def _eperm_reason(size: int) -> str:
+    """Why an unprivileged F_SETPIPE_SZ of ``size`` bytes got EPERM, and how to see the limit."""
+    limit = pipe_max_size_bytes()
+    if limit is not None and size > limit:
+        return (f"above {_PIPE_MAX_SIZE_FILE} ({limit:,} bytes) only a privileged process may "
+                f"grow a pipe; see the limit with `cat {_PIPE_MAX_SIZE_FILE}`")
+    return (f"this user's pipes together already hold more pages than {_USER_PAGES_FILE} "
+            f"allows, so no pipe of theirs may grow; see the limit with `cat {_USER_PAGES_FILE}` "
+            f"and close pipes (or kernels) you no longer need")
 
 
 # -- capacity ----------------------------------------------------------------------------
@@ -171,9 +182,7 @@ def resize_pipe(requested_bytes: int) -> ResizeResult:
             fcntl.fcntl(r, _F_SETPIPE_SZ, requested_bytes)
         except OSError as exc:
             name = errno.errorcode.get(exc.errno, str(exc.errno))
-            limit = pipe_max_size_bytes()
-            why = (f"above {_PIPE_MAX_SIZE_FILE} ({limit} bytes) only a privileged process "
-                   f"may grow a pipe" if exc.errno == errno.EPERM else os.strerror(exc.errno))
+            why = _eperm_reason(requested_bytes) if exc.errno == errno.EPERM else os.strerror(exc.errno)
             return ResizeResult(requested_bytes, None, name, f"refused with {name}: {why}")
         granted = _capacity_of(r)
     pages = granted // PAGE_BYTES
