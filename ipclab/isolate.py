@@ -169,6 +169,19 @@ class _Helper:
         )
 
     def close(self) -> None:
+        """Stop the helper and remove what it left. An interrupt during the cleanup (the
+        stop button pressed twice) is held back until the cleanup is done, then raised."""
+        interrupted = False
+        while True:
+            try:
+                self._close()
+                break
+            except KeyboardInterrupt:  # every step of _close may be repeated
+                interrupted = True
+        if interrupted:
+            raise KeyboardInterrupt
+
+    def _close(self) -> None:
         proc = self.proc
         if proc is not None:
             if proc.poll() is None:

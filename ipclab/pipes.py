@@ -482,8 +482,8 @@ def _write_without_reader(sigpipe: str, deadline_s: float) -> WriteWithoutReader
             close_end(ends, 1)
             end = child.wait()
     exception, errno_name = end.result if end.result else (None, None)
-    if end.timed_out:
-        end.value()  # raises ChildTimeoutError
+    if end.timed_out or end.error is not None:
+        end.value()  # raises ChildTimeoutError or ChildFailedError
     return WriteWithoutReaderResult(sigpipe, end.exit_status, end.signal_name,
                                     exception or None, errno_name or None)
 
@@ -589,14 +589,16 @@ class FillSample(NamedTuple):
 
 def watch_pipe_fill(duration_s: float = 2.0, reader_chunk_bytes: int = 16384,
                     reader_interval_s: float = 0.2, write_size_bytes: int = 4096,
-                    sample_interval_s: float = 0.02, pipe_size_bytes: int | None = None
-                    ) -> Iterator[FillSample]:
+                    sample_interval_s: float = 0.02, pipe_size_bytes: int | None = None,
+                    writer_interval_s: float = 0.005) -> Iterator[FillSample]:
     """Yield the fill level of a pipe every ``sample_interval_s`` seconds for ``duration_s``.
 
-    A child writes as fast as it can; the parent reads ``reader_chunk_bytes`` every
-    ``reader_interval_s`` seconds. The writer blocks each time the pipe is full and goes on
-    when the reader makes room: the samples show the saw-tooth. Iterate to run it; stopping
-    the loop early stops the experiment and cleans up.
+    A child writes ``write_size_bytes`` every ``writer_interval_s`` seconds (0: as fast as it
+    can); the parent reads ``reader_chunk_bytes`` every ``reader_interval_s`` seconds, and
+    samples just before and just after each read. When the writer is faster than the reader
+    the pipe fills, the writer blocks, each read makes a dip that the writer refills: the
+    samples show a saw-tooth. Iterate to run it; stopping the loop early stops the experiment
+    and cleans up.
     """
     duration_s = check_seconds("duration_s", duration_s, 0.0, 120.0)
     reader_chunk_bytes = check_bytes("reader_chunk_bytes", reader_chunk_bytes, 1, 16 * MIB)
@@ -606,48 +608,55 @@ def watch_pipe_fill(duration_s: float = 2.0, reader_chunk_bytes: int = 16384,
     sample_interval_s = check_seconds("sample_interval_s", sample_interval_s, 0.001, 10.0,
                                       lo_inclusive=True)
     pipe_size_bytes = _check_pipe_size(pipe_size_bytes)
+    writer_interval_s = check_seconds("writer_interval_s", writer_interval_s, 0.0, 10.0,
+                                      lo_inclusive=True)
     _platform.require("fork", "pipe")
     return isolate.iterate(_watch_pipe_fill, duration_s, reader_chunk_bytes, reader_interval_s,
                            write_size_bytes, sample_interval_s, pipe_size_bytes,
-                           deadline_s=duration_s + 10.0)
+                           writer_interval_s, deadline_s=duration_s + 10.0)
 
 
-def _write_forever(w: int, write_size: int) -> None:
+def _write_paced(w: int, write_size: int, interval_s: float) -> None:
     chunk = bytes(write_size)
     try:
         while True:
             os.write(w, chunk)
+            if interval_s:
+                time.sleep(interval_s)
     except BrokenPipeError:  # the reader is done: so are we
         return
 
 
-def _watch_pipe_fill(duration_s, reader_chunk, reader_interval_s, write_size, sample_s, pipe_size):
+def _watch_pipe_fill(duration_s, reader_chunk, reader_interval_s, write_size, sample_s,
+                     pipe_size, writer_interval_s):
     import psutil
 
     with open_pipe() as ends:
         r, w = ends
         _set_size(r, pipe_size)
         capacity = _capacity_of(r) or 65536
-        with start_child(_write_forever, w, write_size, pass_fds=(w,),
+        with start_child(_write_paced, w, write_size, writer_interval_s, pass_fds=(w,),
                          deadline_s=duration_s + 5.0) as child:
             close_end(ends, 1)
             proc = psutil.Process(child.pid)
             t0 = time.monotonic()
             next_read = t0 + reader_interval_s
             read = 0
-            while True:
-                now = time.monotonic()
-                if now - t0 > duration_s:
-                    break
-                if now >= next_read:
-                    read += len(os.read(r, reader_chunk))
-                    next_read += reader_interval_s
+
+            def sample() -> FillSample:
                 fill = _bytes_queued(r)
-                try:
-                    blocked = proc.status() == "sleeping" and fill > capacity - max(write_size, PAGE_BYTES)
+                try:  # asleep with no room for its next write: blocked in write()
+                    blocked = proc.status() == "sleeping" and fill > capacity - write_size
                 except psutil.NoSuchProcess:
                     blocked = False
-                yield FillSample(now - t0, fill, capacity, blocked, read)
+                return FillSample(time.monotonic() - t0, fill, capacity, blocked, read)
+
+            while time.monotonic() - t0 <= duration_s:
+                if time.monotonic() >= next_read:
+                    yield sample()  # just before the read ...
+                    read += len(os.read(r, reader_chunk))
+                    next_read += reader_interval_s
+                yield sample()  # ... and just after it, so every dip shows
                 time.sleep(max(0.0, min(sample_s, next_read - time.monotonic())))
             close_end(ends, 0)  # the writer gets EPIPE and ends
             child.wait()

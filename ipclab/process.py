@@ -31,7 +31,8 @@ import traceback
 from typing import Any, Callable, NamedTuple
 
 from . import _platform
-from ._check import check_seconds
+from ._check import check_int, check_seconds
+from ._resources import close_quietly, new_pipe
 from .errors import ChildFailedError, ChildTimeoutError
 
 __all__ = ["ChildExit", "Child", "start_child", "run_child", "call_in_child", "signal_name"]
@@ -359,15 +360,26 @@ def start_child(target: Callable, *args: Any, deadline_s: float = DEFAULT_DEADLI
     ``deadline_s`` (seconds, up to 600) bounds the child's life. ``pass_fds`` are the file
     descriptors the child keeps besides 0, 1 and 2; all others are closed in the child, as
     :mod:`subprocess` does. The parent must :meth:`Child.wait` or :meth:`Child.close`.
+
+    This forks the calling process. In a Jupyter kernel (which runs threads) call it only
+    from code that :mod:`ipclab.isolate` runs in its helper process, as every experiment does.
     """
     _platform.require("fork")
     deadline_s = check_seconds("deadline_s", deadline_s)
-    keep = set(pass_fds)
-    for fd in keep:
-        os.fstat(fd)  # fail early, in the parent, on a closed or bogus fd
+    if isinstance(pass_fds, (str, bytes)) or not hasattr(pass_fds, "__iter__"):
+        raise TypeError(f"pass_fds must be a tuple of open file descriptors, got {pass_fds!r}")
+    keep = set()
+    for i, fd in enumerate(pass_fds):
+        fd = check_int(f"pass_fds[{i}]", fd, 0, 2**31 - 1, "(an open file descriptor)")
+        try:
+            os.fstat(fd)  # fail early, in the parent, on a closed fd
+        except OSError as exc:
+            raise ValueError(f"pass_fds[{i}] must be an open file descriptor, got {fd} "
+                             f"({exc.strerror})") from None
+        keep.add(fd)
     _load_prctl()
     parent_pid = os.getpid()
-    read_fd, write_fd = os.pipe()
+    read_fd, write_fd = new_pipe()
     started = time.monotonic()
     try:
         pid = os.fork()
@@ -378,12 +390,18 @@ def start_child(target: Callable, *args: Any, deadline_s: float = DEFAULT_DEADLI
     if pid == 0:  # child
         os.close(read_fd)
         _child_main(write_fd, keep, parent_pid, target, args, kwargs)
-    os.close(write_fd)  # only the child writes reports
     try:
-        os.setpgid(pid, pid)  # also from the parent: no race with a killpg right after fork
-    except (PermissionError, ProcessLookupError):
-        pass  # the child already exec'd or exited; its own setpgid stands
-    return Child(pid, read_fd, deadline_s, started)
+        os.close(write_fd)  # only the child writes reports
+        try:
+            os.setpgid(pid, pid)  # also from the parent: no race with a killpg right after fork
+        except (PermissionError, ProcessLookupError):
+            pass  # the child already exec'd or exited; its own setpgid stands
+        return Child(pid, read_fd, deadline_s, started)
+    except BaseException:  # interrupted between fork and here: leave no child behind
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        close_quietly(read_fd, write_fd)
+        raise
 
 
 def run_child(target: Callable, *args: Any, deadline_s: float = DEFAULT_DEADLINE_S,
@@ -401,3 +419,175 @@ def call_in_child(target: Callable, *args: Any, deadline_s: float = DEFAULT_DEAD
                   **kwargs: Any) -> Any:
     """Return ``target(*args, **kwargs)`` computed in a child; raise if the child failed."""
     return run_child(target, *args, deadline_s=deadline_s, **kwargs).value()
+
+
+# -- unrelated programs ------------------------------------------------------------------
+# Started by fork+exec (subprocess), so they share nothing with the caller but what their
+# argv, environment and stdin give them. Each leads a session (and process group) of its
+# own, has a deadline, and is killed with its whole group on timeout or interrupt.
+
+class ProgramExit(NamedTuple):
+    """How a program started with :func:`start_program` ended."""
+
+    pid: int
+    #: Exit code, or minus the signal number that killed the program (``-9`` after a timeout).
+    exit_status: int
+    #: What the program wrote to its standard output (bytes).
+    stdout: bytes
+    #: What the program wrote to its standard error (bytes).
+    stderr: bytes
+    #: Wall-clock time from start to end, in seconds.
+    wall_seconds: float
+    #: True if the program missed its deadline and ipclab killed it.
+    timed_out: bool
+
+    def check(self) -> "ProgramExit":
+        """Return self; raise if the program timed out or did not exit with status 0."""
+        if self.timed_out:
+            raise ChildTimeoutError(
+                f"program {self.pid} missed its deadline and was killed", pid=self.pid)
+        if self.exit_status != 0:
+            how = (f"killed by {signal_name(-self.exit_status)}" if self.exit_status < 0
+                   else f"exit status {self.exit_status}")
+            text = self.stderr.decode(errors="replace").strip()[-2000:]
+            raise ChildFailedError(f"program {self.pid} failed ({how})"
+                                   + (f": {text}" if text else ""),
+                                   exit_status=self.exit_status, child_traceback=text)
+        return self
+
+
+class Program:
+    """A running program; use :func:`start_program` to make one.
+
+    As a context manager (or with :meth:`close`) it kills the program's process group if it
+    still runs and reaps it. ``close`` is safe to call twice.
+    """
+
+    def __init__(self, popen, deadline_s: float, started: float, stdout_file, stderr_file):
+        self.popen = popen
+        self.pid = popen.pid
+        self.deadline_s = deadline_s
+        self._started = started
+        self._files = (stdout_file, stderr_file)
+        self._exit: ProgramExit | None = None
+
+    def seconds_left(self) -> float:
+        """Seconds until the program's deadline (negative once it has passed)."""
+        return self._started + self.deadline_s - time.monotonic()
+
+    def alive(self) -> bool:
+        """True while the program runs."""
+        return self._exit is None and self.popen.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the program's process group (ignored if it is gone)."""
+        if self.popen.returncode is not None:
+            return
+        try:
+            os.killpg(self.pid, sig)  # the program leads its own session: pgid == pid
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def wait(self, timeout_s: float | None = None) -> ProgramExit:
+        """Wait for the program to end, at most until its deadline (or ``timeout_s``).
+
+        On timeout the program's group is killed and the result says ``timed_out=True``.
+        """
+        import subprocess
+
+        if self._exit is not None:
+            return self._exit
+        limit = self.seconds_left()
+        if timeout_s is not None:
+            limit = min(limit, check_seconds("timeout_s", timeout_s, lo_inclusive=True))
+        timed_out = False
+        try:
+            try:
+                self.popen.wait(max(0.0, limit))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+        except BaseException:  # KeyboardInterrupt included: leave nothing behind
+            self.close()
+            raise
+        self._finish(timed_out)
+        return self._exit
+
+    def _finish(self, timed_out: bool) -> None:
+        self.kill(signal.SIGKILL)  # and whatever it started in its group
+        self.popen.wait()
+        outputs = []
+        for f in self._files:
+            f.seek(0)
+            outputs.append(f.read())
+            f.close()
+        self._exit = ProgramExit(self.pid, self.popen.returncode, outputs[0], outputs[1],
+                                 time.monotonic() - self._started, timed_out)
+
+    def close(self) -> None:
+        """Kill the program's group if it still runs and reap it. Idempotent."""
+        if self._exit is None:
+            self._finish(False)
+
+    def __enter__(self) -> "Program":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # last resort; callers should close()
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        state = "running" if self.alive() else "ended"
+        return f"<Program pid={self.pid} {state} deadline_s={self.deadline_s:g}>"
+
+
+def start_program(argv, deadline_s: float = DEFAULT_DEADLINE_S, *, input: bytes | None = None,
+                  env: dict | None = None) -> Program:
+    """Start the program ``argv`` (a list of strings) unrelated to the caller.
+
+    It leads a new session (so its whole process group can be killed), gets ``input`` (bytes)
+    on its standard input (or /dev/null), and its output is collected in anonymous temporary
+    files (no pipe to fill up). ``deadline_s`` (seconds, up to 600) bounds its life.
+    """
+    import subprocess
+    import tempfile
+
+    if isinstance(argv, (str, bytes)) or not argv or not all(isinstance(a, str) for a in argv):
+        raise TypeError(f"argv must be a non-empty list of strings, got {argv!r}")
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    if input is not None and not isinstance(input, (bytes, bytearray)):
+        raise TypeError(f"input must be bytes or None, got {type(input).__name__}")
+    files = []
+    try:
+        for _ in range(3 if input is not None else 2):
+            files.append(tempfile.TemporaryFile())
+        stdin = subprocess.DEVNULL
+        if input is not None:  # a file, not a pipe: the program reads it at its own pace
+            files[2].write(input)
+            files[2].seek(0)
+            stdin = files[2]
+        started = time.monotonic()
+        popen = subprocess.Popen(list(argv), stdin=stdin, stdout=files[0], stderr=files[1],
+                                 env=env, start_new_session=True, close_fds=True)
+    except BaseException:
+        for f in files:
+            f.close()
+        raise
+    if input is not None:
+        files[2].close()
+    return Program(popen, deadline_s, started, files[0], files[1])
+
+
+def run_program(argv, deadline_s: float = DEFAULT_DEADLINE_S, *, input: bytes | None = None,
+                env: dict | None = None) -> ProgramExit:
+    """Run the program ``argv`` to its end (or its deadline) and return how it ended.
+
+    Never raises for what the program does: a timeout or a failure is in the returned
+    :class:`ProgramExit`; call :meth:`ProgramExit.check` to raise instead.
+    """
+    with start_program(argv, deadline_s, input=input, env=env) as program:
+        return program.wait()

@@ -12,8 +12,43 @@ import time
 import psutil
 import pytest
 
-# Where ipclab's private directories and FIFOs live.
-_TMP = tempfile.gettempdir()
+# Each test session gets a temporary directory of its own (TMPDIR), so that two suites
+# running at once on one machine do not see each other's FIFOs and directories.
+_TMP = tempfile.mkdtemp(prefix="ipclab-tests-")
+os.environ["TMPDIR"] = _TMP
+tempfile.tempdir = None  # make tempfile read TMPDIR again
+# numpy's OpenBLAS starts a thread at import, which would make every experiment run in the
+# helper process (ipclab.isolate, "auto" mode). Keep the test process single-threaded so that
+# the mode is the same whichever test imports numpy first; tests choose "always" explicitly.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _matplotlib_fonts_loaded():
+    """matplotlib keeps each font file it loads open for the life of the process: load the
+    fonts once up front, or the leak check would blame whichever test draws text first."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+    except ImportError:
+        yield
+        return
+    fig = Figure()
+    ax = fig.add_subplot()
+    ax.set_title("warm-up", fontweight="bold")
+    ax.plot([1, 2], [1, 2], label="x")
+    ax.legend()
+    fig.savefig(os.devnull, format="svg")
+    fig.savefig(os.devnull, format="png")
+    yield
 
 
 def _children() -> set:
@@ -55,6 +90,7 @@ def _fifos() -> set:
 
 def _ipclab_dirs() -> set:
     return set(glob.glob(os.path.join(_TMP, "ipclab-*")))
+
 
 
 def _shm() -> set:

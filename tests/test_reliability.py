@@ -264,6 +264,9 @@ BAD_NUMBERS = [0, -1, -0.5, math.nan, math.inf, 10**15, "1", None, True, 1.5]
 COUNTS = {"writers", "records_per_writer", "repeats", "processes", "increments", "requests",
           "concurrency", "pool_size", "workers", "clients", "round_trips", "messages"}
 
+#: Parameters for which zero is meaningful (an empty HTTP body, no pause).
+ZERO_OK = {"body_bytes", "writer_interval_s", "service_s"}
+
 
 def _numeric_params(func):
     """Parameters that are sizes (``_bytes``), durations (``_s``) or counts."""
@@ -279,7 +282,8 @@ CASES = [(qual, param, bad)
          for param, default in _numeric_params(func)
          for bad in BAD_NUMBERS
          if not (bad == 1.5 and (isinstance(default, float) or param.endswith("_s")))
-         and not (bad is None and default is None)]
+         and not (bad is None and default is None)
+         and not (bad == 0 and not isinstance(bad, bool) and (default == 0 or param in ZERO_OK))]
 
 
 #: Valid values for parameters that have no default, so that only the bad one is wrong.

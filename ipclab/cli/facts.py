@@ -16,9 +16,11 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    from .._check import GIB, check_int_list
     from ..facts import DEFAULT_WRITE_SIZES, format_facts, measure_facts
 
-    facts = measure_facts(args.write_sizes or DEFAULT_WRITE_SIZES)
+    sizes = check_int_list("--write-sizes", args.write_sizes or DEFAULT_WRITE_SIZES, 1, GIB, "bytes")
+    facts = measure_facts(sizes)
     if args.json:
         print(json.dumps(facts._asdict(), indent=2))
     else:

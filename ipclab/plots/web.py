@@ -1,3 +1,124 @@
-"""Figures: web (to be written)."""
+"""Figures of the web-server chapter: fork per request against a prefork pool.
 
-__all__: list = []
+Plotting only: takes ``LoadSample`` / ``LoadResult`` records from :mod:`ipclab.webserver`
+and returns a Figure.
+"""
+
+from __future__ import annotations
+
+from ._style import _as_list, _need, mechanism_color, new_figure
+
+__all__ = ["rps_over_time", "rps_by_model", "requests_per_pid"]
+
+_SAMPLE_FIELDS = ("t_seconds", "requests_per_s", "children")
+
+
+def _by_model(samples_by_model, what="samples_by_model") -> dict:
+    if hasattr(samples_by_model, "items"):
+        out = {str(k): list(v) for k, v in samples_by_model.items()}
+    else:
+        raise TypeError(f"{what} must be a dict {{model: [LoadSample, ...]}}, "
+                        f"got {type(samples_by_model).__name__}")
+    if not out:
+        raise ValueError(f"{what} must hold at least one model, got an empty dict")
+    for model, samples in out.items():
+        _need(samples, f"{what}[{model!r}]", _SAMPLE_FIELDS)
+    return out
+
+
+def _draw_rps_over_time(axes, samples_by_model: dict, duration_s: float | None = None) -> None:
+    """Draw (or redraw after clearing) requests/s and children over time on two axes."""
+    top, bottom = axes
+    models = list(samples_by_model)
+    end = duration_s or 0.0
+    for i, (model, samples) in enumerate(samples_by_model.items()):
+        color = mechanism_color(model, i)
+        t = [s.t_seconds for s in samples]
+        top.plot(t, [s.requests_per_s for s in samples], color=color, label=model)
+        bottom.step(t, [s.children for s in samples], where="post", color=color, label=model)
+        if t:
+            end = max(end, t[-1])
+    top.set_ylabel("requests/s")
+    top.set_ylim(bottom=0)
+    top.set_title("Requests/s and worker processes")
+    bottom.set_ylabel("children")
+    bottom.set_ylim(bottom=0)
+    bottom.set_xlabel("time (s)")
+    bottom.set_xlim(0, end or 1.0)
+    bottom.yaxis.get_major_locator().set_params(integer=True)
+    if any(samples_by_model.values()):
+        top.legend(loc="lower right", fontsize="small", ncols=len(models))
+
+
+def rps_over_time(samples_by_model, duration_s: float | None = None):
+    """Two panels sharing time: requests/s (top) and live children (bottom), per model.
+
+    ``samples_by_model``: ``{"prefork": [LoadSample, ...], "fork": [...]}`` from
+    ``watch_load``; the time axis runs to ``duration_s`` seconds (default: last sample).
+    """
+    data = _by_model(samples_by_model)
+    if not any(data.values()):
+        raise ValueError("samples_by_model must hold at least one sample, got none")
+    fig, axes = new_figure(2, 1, sharex=True, height_ratios=(2, 1))
+    _draw_rps_over_time(axes, data, duration_s)
+    return fig
+
+
+def rps_by_model(results):
+    """Bars: requests per second each server model sustained, with p50/p99 latency labels.
+
+    ``results``: ``LoadResult`` records (``load_run(model)`` per model).
+    """
+    results = _as_list(results, "results")
+    _need(results, "results", ("model", "requests_per_s"))
+    fig, ax = new_figure()
+    names = [str(r.model) for r in results]
+    bars = ax.bar(range(len(results)), [r.requests_per_s for r in results],
+                  color=[mechanism_color(n, i) for i, n in enumerate(names)])
+    labels = []
+    for r in results:
+        text = f"{r.requests_per_s:,.0f}/s"
+        if getattr(r, "p50_seconds", None) is not None and getattr(r, "p99_seconds", None) is not None:
+            text += f"\np50 {r.p50_seconds * 1e3:.2g} ms\np99 {r.p99_seconds * 1e3:.2g} ms"
+        labels.append(text)
+    ax.bar_label(bars, labels=labels, padding=3, fontsize="small")
+    ax.set_xticks(range(len(results)), names)
+    ax.set_ylim(0, max(r.requests_per_s for r in results) * 1.5 or 1)
+    ax.set_ylabel("requests/s")
+    ax.set_title("Throughput by server model")
+    ax.grid(axis="x", visible=False)
+    return fig
+
+
+def requests_per_pid(results):
+    """Bars, one panel per model: how many requests each worker process (pid) served.
+
+    ``results``: ``LoadResult`` records whose ``served_by_pid`` maps pid -> requests. Fork
+    per request gives many pids with one request each; a prefork pool a few busy ones.
+    """
+    results = _as_list(results, "results")
+    _need(results, "results", ("model", "served_by_pid"))
+    fig, axes = new_figure(1, len(results), squeeze=False)
+    for i, (ax, r) in enumerate(zip(axes[0], results)):
+        served = dict(r.served_by_pid)
+        pids = sorted(served, key=lambda p: -served[p])
+        counts = [served[p] for p in pids]
+        color = mechanism_color(str(r.model), i)
+        if len(pids) <= 40:
+            ax.bar(range(len(pids)), counts, color=color, width=0.7)
+        else:  # hundreds of one-request children: one filled staircase, not 600 bars
+            ax.fill_between(range(len(pids) + 1), counts + counts[-1:], step="post",
+                            color=color, linewidth=0)
+            ax.set_xlim(0, len(pids))
+        if len(pids) <= 12:
+            ax.set_xticks(range(len(pids)), [str(p) for p in pids], rotation=60,
+                          fontsize="x-small")
+        else:
+            ax.set_xticks([])
+        ax.set_title(f"{r.model}\n{len(pids):,} process{'es' if len(pids) != 1 else ''}",
+                     fontsize="medium", loc="center")
+        ax.set_ylim(0, max(counts + [1]) * 1.15)
+        ax.grid(axis="x", visible=False)
+    axes[0][0].set_ylabel("requests served")
+    fig.supxlabel("worker processes (pids), busiest first", fontsize="medium")
+    return fig

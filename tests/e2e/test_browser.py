@@ -1,0 +1,80 @@
+"""The course in a real JupyterLab, in headless Chromium, as a learner meets it: open a course
+notebook, run all cells, see every cell finish without an error and the plots drawn as images,
+move a slider and see the result follow it, and save a screenshot.
+
+Needs Debian's ``chromium`` (``.ci/run`` installs it) and Playwright from PyPI; no browser is
+downloaded. Outside CI a machine without Chromium skips this test and says why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from .jupyterlab import CHROMIUM, LabServer, Notebook, launch_browser
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = "04-blocking-and-capacity.ipynb"
+ARTIFACTS = ROOT / ".e2e"  # screenshots land here (git-ignored)
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def lab(tmp_path):
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium is missing at {CHROMIUM}: .ci/run should have installed it")
+        pytest.skip("no Chromium here (apt-get install chromium) — the browser test needs it")
+    playwright = pytest.importorskip("playwright.sync_api")
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "notebooks", course)  # the learner's copy: the repo stays clean
+    home = tmp_path / "home"
+    home.mkdir()
+    server = LabServer(course, home).start()
+    try:
+        with playwright.sync_playwright() as p:
+            context = launch_browser(p, home / "chromium")
+            try:
+                yield server, context.new_page()
+            finally:
+                context.close()
+    finally:
+        server.stop()
+
+
+def test_learner_runs_a_notebook_and_moves_a_slider(lab):
+    server, page = lab
+    nb = Notebook(server, page, NOTEBOOK).open()
+    t0 = time.monotonic()
+    nb.run_all()
+    nb.wait_all_ran(timeout_s=150)
+    ran_s = time.monotonic() - t0
+    assert nb.error_outputs() == [], "a cell printed an error"
+    assert nb.image_count() >= 1, "no plot was drawn as an image"
+
+    output = page.locator(".widget-interact .jp-OutputArea-output").last
+    output.scroll_into_view_if_needed()
+    before = output.inner_html()
+    handle = page.locator(".widget-interact .noUi-handle").first
+    readout = page.locator(".widget-interact .widget-readout").first
+    old_value = readout.inner_text()
+    handle.click()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and output.inner_html() == before:
+        time.sleep(0.25)
+    new_value = readout.inner_text()
+    assert new_value != old_value, "the slider did not move"
+    assert output.inner_html() != before, "the experiment's output did not follow the slider"
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "jupyterlab-04-blocking.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    print(f"ran all cells in {ran_s:.1f} s; slider {old_value} -> {new_value}; screenshot {shot}")

@@ -1,0 +1,231 @@
+"""The helper process (ipclab.isolate): experiments run in another process when asked to or
+when this one has threads, give the same results as direct calls, raise the same exceptions,
+stream what generators yield, and leave nothing behind on a break, a timeout or an
+interrupt."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from ipclab import _platform, isolate, pipes, process
+from ipclab.errors import ChildFailedError, ChildTimeoutError
+
+TESTS = Path(__file__).resolve().parent
+
+
+def _count_then_fail(n: int):
+    """A generator that yields 0..n-1 and then raises (imported by name in the helper)."""
+    yield from range(n)
+    raise ValueError(f"failed after {n} items")
+
+
+@pytest.fixture
+def always(monkeypatch):
+    monkeypatch.setenv(isolate.MODE_ENV, "always")
+    # The helper imports functions by module name: make this test module importable there
+    # whether pytest imported it as ``tests.test_isolate`` or as ``test_isolate``.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p))
+
+
+def _helpers() -> list:
+    """Helper processes (``python -m ipclab.isolate``) among this process's descendants."""
+    found = []
+    for p in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "ipclab.isolate" in " ".join(p.cmdline()):
+                found.append(p)
+    return found
+
+
+def _ipclab_dirs() -> set:
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "ipclab-*")))
+
+
+def _nothing_left(dirs_before: set, timeout_s: float = 1.0) -> bool:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if not psutil.Process().children(recursive=True) and _ipclab_dirs() <= dirs_before:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@contextlib.contextmanager
+def keyboard_interrupt_after(seconds: float, fired: list, times: int = 1):
+    """Raise KeyboardInterrupt in the main thread after ``seconds`` (SIGALRM), ``times``
+    times 5 ms apart (an impatient user), appending the time of each to ``fired``; restore
+    pytest-timeout's handler and timer afterwards."""
+
+    def handler(signum, frame):
+        if len(fired) >= times:
+            return
+        fired.append(time.monotonic())
+        if len(fired) == times:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        raise KeyboardInterrupt
+
+    old_handler = signal.signal(signal.SIGALRM, handler)
+    old_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds, 0.005)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_delay:
+            signal.setitimer(signal.ITIMER_REAL,
+                             max(old_delay - (time.monotonic() - started), 0.001))
+
+
+# -- modes ---------------------------------------------------------------------------------
+def test_always_runs_in_another_process(always):
+    helper_pid = isolate.call(os.getpid, deadline_s=5)
+    assert helper_pid != os.getpid()
+    assert isolate.call(divmod, 17, 5, deadline_s=5) == (3, 2)
+
+
+def test_never_and_single_threaded_auto_run_here(monkeypatch):
+    assert _platform.thread_count() == 1, "precondition: pytest runs single-threaded"
+    monkeypatch.delenv(isolate.MODE_ENV, raising=False)
+    assert not isolate.should_isolate()
+    assert isolate.call(os.getpid, deadline_s=5) == os.getpid()
+    monkeypatch.setenv(isolate.MODE_ENV, " Never ")
+    assert isolate.call(os.getpid, deadline_s=5) == os.getpid()
+
+
+def test_auto_isolates_while_a_thread_runs(monkeypatch):
+    monkeypatch.setenv(isolate.MODE_ENV, "auto")
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    try:
+        assert isolate.should_isolate()
+        assert isolate.call(os.getpid, deadline_s=5) != os.getpid()
+        end = pipes.write_without_reader("default")  # an experiment that forks, from a helper
+        assert end.exit_status == -13
+        monkeypatch.setenv(isolate.MODE_ENV, "never")
+        assert isolate.call(os.getpid, deadline_s=5) == os.getpid()
+    finally:
+        stop.set()
+        thread.join()
+
+
+@pytest.mark.parametrize("bad", ["sometimes", "1", "yes"])
+def test_invalid_mode_is_a_clear_error(monkeypatch, bad):
+    monkeypatch.setenv(isolate.MODE_ENV, bad)
+    with pytest.raises(ValueError, match=rf"IPCLAB_ISOLATE must be one of auto, always, never, got '{bad}'"):
+        pipes.write_without_reader()
+    assert psutil.Process().children() == []
+
+
+# -- same results, same exceptions ---------------------------------------------------------
+def test_results_identical_to_direct_mode(monkeypatch):
+    experiments = [
+        lambda: pipes.write_without_reader("ignore"),
+        lambda: pipes.write_without_reader("default"),
+        lambda: pipes.pipe_buf_atomicity(4096, writers=2, records_per_writer=20),
+        lambda: pipes.read_without_writer()._replace(waited_seconds=0),
+    ]
+    monkeypatch.setenv(isolate.MODE_ENV, "never")
+    direct = [run() for run in experiments]
+    monkeypatch.setenv(isolate.MODE_ENV, "always")
+    isolated = [run() for run in experiments]
+    assert isolated == direct
+    assert [type(r) for r in isolated] == [type(r) for r in direct]
+
+
+def test_exception_keeps_its_type(always):
+    with pytest.raises(ValueError, match="invalid literal"):
+        isolate.call(int, "abc", deadline_s=5)
+    with pytest.raises(ChildFailedError, match="exit status 3") as info:
+        isolate.call(process.call_in_child, os._exit, 3, deadline_s=5)
+    assert info.value.exit_status == 3  # attributes survive the trip, too
+
+
+def test_helper_that_dies_is_reported(always):
+    with pytest.raises(ChildFailedError, match=r"ended early \(exit status 5\)") as info:
+        isolate.call(os._exit, 5, deadline_s=5)
+    assert info.value.exit_status == 5
+
+
+def test_printing_in_the_helper_does_not_corrupt_results(always):
+    assert isolate.call(print, "noise on the helper's stdout", deadline_s=5) is None
+
+
+def test_iterate_needs_a_generator(always):
+    with pytest.raises(TypeError, match="did not return a generator"):
+        list(isolate.iterate(os.getpid, deadline_s=5))
+
+
+# -- streaming ------------------------------------------------------------------------------
+def test_iterate_streams_then_raises(always):
+    got = []
+    with pytest.raises(ValueError, match="failed after 3 items"):
+        for item in isolate.iterate(_count_then_fail, 3, deadline_s=5):
+            got.append(item)
+    assert got == [0, 1, 2]
+
+
+def test_iterate_streams_and_break_stops_the_helper(always):
+    dirs_before = _ipclab_dirs()
+    samples = pipes.watch_pipe_fill(duration_s=5.0, sample_interval_s=0.01)
+    first = next(samples)
+    # The first sample arrived while the experiment still runs: it was streamed, not
+    # collected until the generator finished.
+    helpers = _helpers()
+    assert helpers and all(h.is_running() for h in helpers)
+    assert first.t_seconds < 5.0
+    samples.close()  # what ``break`` does to a for loop's generator
+    assert _nothing_left(dirs_before), "the helper or its directory outlived the break"
+
+
+def test_break_from_a_for_loop_leaves_nothing(always):
+    dirs_before = _ipclab_dirs()
+    for n, sample in enumerate(pipes.watch_pipe_fill(duration_s=5.0, sample_interval_s=0.01)):
+        if n == 3:
+            break
+    assert _nothing_left(dirs_before)
+
+
+# -- timeouts and interrupts ---------------------------------------------------------------
+def test_helper_timeout(always, monkeypatch):
+    monkeypatch.setattr(isolate, "_START_MARGIN_S", 0.5)  # the helper gets 0.3 + 0.5 s
+    dirs_before = _ipclab_dirs()
+    with pytest.raises(ChildTimeoutError, match="missed its deadline"):
+        isolate.call(time.sleep, 30, deadline_s=0.3)
+    assert _nothing_left(dirs_before)
+
+
+def test_keyboard_interrupt_while_waiting_for_the_helper(always):
+    dirs_before = _ipclab_dirs()
+    fired: list = []
+    with pytest.raises(KeyboardInterrupt):
+        with keyboard_interrupt_after(0.8, fired):
+            pipes.empty_pipe_blocks_reader(writer_delay_s=30, deadline_s=60)
+    returned = time.monotonic()
+    assert fired, "the experiment ended before the interrupt"
+    assert returned - fired[0] < 1.0, f"control came back after {returned - fired[0]:.2f} s"
+    assert _nothing_left(dirs_before)
+
+
+def test_interrupt_pressed_again_during_cleanup_leaves_nothing(always):
+    dirs_before = _ipclab_dirs()
+    fired: list = []
+    with pytest.raises(KeyboardInterrupt):
+        with keyboard_interrupt_after(0.8, fired, times=4):
+            pipes.empty_pipe_blocks_reader(writer_delay_s=30, deadline_s=60)
+    returned = time.monotonic()
+    assert len(fired) >= 2, "no second interrupt arrived while cleaning up"
+    assert returned - fired[0] < 1.5
+    assert _nothing_left(dirs_before), "a second interrupt cut the cleanup short"

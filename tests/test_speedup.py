@@ -1,0 +1,63 @@
+"""ipclab.speedup: a prime count split over worker processes that report through a pipe."""
+
+import pytest
+
+from ipclab import plots, speedup
+
+
+@pytest.mark.parametrize("limit, expected", [(0, 0), (1, 0), (2, 0), (3, 1), (100, 25),
+                                             (1000, 168), (10_000, 1229)])
+def test_primes_below_reference(limit, expected):
+    assert speedup.primes_below(limit) == expected
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 7])
+def test_count_primes_same_answer_for_any_number_of_workers(workers):
+    r = speedup.count_primes(20_000, workers)
+    assert r.primes == 2262
+    assert len(r.partial_counts) == workers == len(r.worker_pids) == len(set(r.worker_pids))
+    assert sum(r.partial_counts) == r.primes
+    assert r.seconds > 0
+
+
+def test_count_primes_more_workers_than_chunks():
+    r = speedup.count_primes(1500, 4)  # two chunks of 1,000 numbers: two workers idle
+    assert r.primes == speedup.primes_below(1500)
+    assert r.partial_counts[2:] == (0, 0)
+
+
+def test_count_primes_round_robin_is_deterministic():
+    a = speedup.count_primes(10_000, 3).partial_counts
+    assert a == speedup.count_primes(10_000, 3).partial_counts
+
+
+def test_speedup_points_for_requested_workers_and_plot():
+    points = list(speedup.speedup(5000, workers=(2, 3), repeats=1))
+    assert [p.workers for p in points] == [2, 3]  # 1 worker measured as baseline, not yielded
+    for p in points:
+        assert p.primes == 669 and p.seconds > 0 and p.speedup > 0 and p.cpus >= 1
+    fig = plots.speedup_vs_workers(points)
+    assert len(fig.axes[0].lines) == 2
+
+
+def test_speedup_baseline_point_is_one():
+    (p,) = list(speedup.speedup(2000, workers=(1,)))
+    assert p.speedup == 1.0
+
+
+@pytest.mark.parametrize("call, exc, name", [
+    (lambda: speedup.count_primes(-1), ValueError, "limit"),
+    (lambda: speedup.count_primes(10**8), ValueError, "limit"),
+    (lambda: speedup.count_primes(100, 0), ValueError, "workers"),
+    (lambda: speedup.count_primes(100, 33), ValueError, "workers"),
+    (lambda: speedup.count_primes(100, 2.0), TypeError, "workers"),
+    (lambda: speedup.count_primes(100, 2, deadline_s=-1), ValueError, "deadline_s"),
+    (lambda: speedup.speedup(100, workers=()), ValueError, "workers"),
+    (lambda: speedup.speedup(100, workers=(1, 0)), ValueError, r"workers\[1\]"),
+    (lambda: speedup.speedup(100, workers=4), TypeError, "workers"),
+    (lambda: speedup.speedup(100, repeats=0), ValueError, "repeats"),
+    (lambda: speedup.primes_below("10"), TypeError, "limit"),
+])
+def test_bad_arguments_are_named(call, exc, name):
+    with pytest.raises(exc, match=name):
+        call()

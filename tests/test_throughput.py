@@ -1,0 +1,259 @@
+"""The shoot-out on the real kernel: sweep and latency records, placements, early stop, the
+``bench`` command (JSON, table, Ctrl-C) and bad input. Tiny sizes: no timing is asserted."""
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from ipclab import throughput
+from ipclab._resources import SHM_TAG_ENV
+from ipclab.errors import UnsupportedPlatformError
+from ipclab.throughput import LatencyPoint, ThroughputPoint, latency, sweep
+
+ALL = ("pipe", "fifo", "shm", "unix")
+HAS_AFFINITY = hasattr(os, "sched_setaffinity")
+TWO_CPUS = HAS_AFFINITY and len(os.sched_getaffinity(0)) >= 2
+
+
+def _check_point(p, mechanism, size, placement, repeats):
+    assert isinstance(p, ThroughputPoint)
+    assert (p.mechanism, p.message_bytes, p.placement, p.repeats) == (mechanism, size,
+                                                                      placement, repeats)
+    assert 0 < p.min_bytes_per_s <= p.median_bytes_per_s <= p.max_bytes_per_s
+
+
+# -- sweep -------------------------------------------------------------------------------
+def test_sweep_yields_one_point_per_size_and_mechanism_sizes_outer():
+    points = list(sweep(ALL, (64, 4096), repeats=2, total_bytes=64 * 1024))
+    assert [(p.message_bytes, p.mechanism) for p in points] == [
+        (s, m) for s in (64, 4096) for m in ALL]
+    for p in points:
+        _check_point(p, p.mechanism, p.message_bytes, "free", 2)
+
+
+@pytest.mark.parametrize("size", [1, 7, 100, 70_000])
+def test_sweep_handles_awkward_sizes(size):
+    # 1 and 7 bytes: too small for a sequence number; 70,000: more than a pipe holds; the
+    # total is not a multiple of the size (rounded up to whole messages).
+    points = list(sweep(ALL, (size,), repeats=1, total_bytes=150_001))
+    assert [p.mechanism for p in points] == list(ALL)
+    for p in points:
+        _check_point(p, p.mechanism, size, "free", 1)
+
+
+@pytest.mark.skipif(not HAS_AFFINITY, reason="no sched_setaffinity: only 'free' placement")
+def test_sweep_same_cpu_placement():
+    (p,) = sweep(("pipe",), (4096,), repeats=1, placement="same", total_bytes=1 << 20)
+    _check_point(p, "pipe", 4096, "same", 1)
+
+
+@pytest.mark.skipif(not TWO_CPUS, reason="needs two CPUs")
+def test_sweep_split_placement():
+    points = list(sweep(("shm", "unix"), (512,), repeats=1, placement="split",
+                        total_bytes=1 << 18))
+    assert [p.placement for p in points] == ["split", "split"]
+
+
+def test_sweep_stopped_early_leaves_nothing_behind():
+    points = sweep(ALL, (4096, 65536), repeats=1, total_bytes=1 << 18)
+    first = next(points)
+    assert first.mechanism == "pipe"
+    points.close()  # the autouse fixture checks children, FIFOs, fds, /dev/shm
+
+
+def test_sweep_in_a_helper_process(monkeypatch):
+    # As in a Jupyter kernel: the experiment runs in a single-threaded helper process and
+    # the points come back one by one.
+    monkeypatch.setenv("IPCLAB_ISOLATE", "always")
+    points = list(sweep(("pipe", "shm"), (512,), repeats=1, total_bytes=1 << 16))
+    assert [type(p) for p in points] == [ThroughputPoint, ThroughputPoint]
+
+
+def test_sweep_in_a_helper_process_stopped_early_leaves_nothing_behind(monkeypatch):
+    monkeypatch.setenv("IPCLAB_ISOLATE", "always")
+    points = sweep(("shm", "fifo"), (65536, 1 << 20), repeats=3, total_bytes=1 << 22)
+    assert next(points).mechanism == "shm"
+    points.close()  # the helper is stopped mid-measurement; its finally blocks clean up
+
+
+def test_default_total_bytes_is_whole_messages():
+    for size in (1, 64, 1000, 65536, 1 << 20, 1 << 30):
+        total = throughput.default_total_bytes(size)
+        assert total % size == 0 and total >= size
+
+
+# -- latency -----------------------------------------------------------------------------
+def test_latency_yields_one_point_per_mechanism():
+    points = list(latency(ALL, 1, repeats=2, round_trips=50))
+    assert [p.mechanism for p in points] == list(ALL)
+    for p in points:
+        assert isinstance(p, LatencyPoint)
+        assert (p.message_bytes, p.placement, p.repeats) == (1, "free", 2)
+        assert 0 < p.min_seconds <= p.median_seconds <= p.max_seconds
+
+
+def test_latency_with_a_message_larger_than_a_pipe_does_not_deadlock():
+    points = list(latency(ALL, 200_000, repeats=1, round_trips=3))
+    assert len(points) == 4
+
+
+# -- placement ---------------------------------------------------------------------------
+def test_placement_cpus():
+    assert throughput.placement_cpus("free") is None
+    if HAS_AFFINITY:
+        a, b = throughput.placement_cpus("same")
+        assert a == b and a in os.sched_getaffinity(0)
+    if TWO_CPUS:
+        a, b = throughput.placement_cpus("split")
+        assert a != b
+
+
+@pytest.mark.skipif(not HAS_AFFINITY, reason="no sched_setaffinity")
+def test_split_placement_on_one_cpu_is_a_clear_error():
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})  # this process may now run on one CPU only
+    try:
+        with pytest.raises(ValueError, match="split.*two CPUs"):
+            sweep(("pipe",), (64,), placement="split")
+        with pytest.raises(ValueError, match="two CPUs"):
+            latency(("pipe",), placement="split")
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+@pytest.mark.skipif(HAS_AFFINITY, reason="this system can pin processes")
+def test_pinning_without_affinity_is_a_clear_error():  # pragma: no cover - macOS
+    with pytest.raises(UnsupportedPlatformError, match="free"):
+        sweep(placement="same")
+
+
+# -- bad input ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(sizes_bytes=(0,)), ValueError, r"sizes_bytes\[0\]"),
+    (dict(sizes_bytes=(64, -1)), ValueError, r"sizes_bytes\[1\]"),
+    (dict(sizes_bytes=(2**30 + 1,)), ValueError, "1 GiB"),
+    (dict(sizes_bytes=()), ValueError, "sizes_bytes"),
+    (dict(sizes_bytes=64), TypeError, "sizes_bytes"),
+    (dict(sizes_bytes=(64.0,)), TypeError, "sizes_bytes"),
+    (dict(repeats=0), ValueError, "repeats"),
+    (dict(repeats=1001), ValueError, "repeats"),
+    (dict(repeats=2.5), TypeError, "repeats"),
+    (dict(mechanisms=("pipe", "carrier pigeon")), ValueError, r"mechanisms\[1\]"),
+    (dict(mechanisms=()), ValueError, "mechanisms"),
+    (dict(mechanisms=("pipe", "pipe")), ValueError, "repeat"),
+    (dict(mechanisms=5), TypeError, "mechanisms"),
+    (dict(placement="anywhere"), ValueError, "placement"),
+    (dict(total_bytes=0), ValueError, "total_bytes"),
+    (dict(total_bytes=-5), ValueError, "total_bytes"),
+    (dict(total_bytes=2**34 + 1), ValueError, "total_bytes"),
+])
+def test_sweep_rejects_bad_input_before_anything_starts(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        sweep(**kwargs)  # raises at the call, not at the first next()
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(message_bytes=0), ValueError, "message_bytes"),
+    (dict(message_bytes=-1), ValueError, "message_bytes"),
+    (dict(message_bytes=2**30 + 1), ValueError, "message_bytes"),
+    (dict(repeats=0), ValueError, "repeats"),
+    (dict(round_trips=0), ValueError, "round_trips"),
+    (dict(round_trips=1_000_000, repeats=10), ValueError, "10,000,000"),
+    (dict(mechanisms=("socket",)), ValueError, "mechanisms"),
+    (dict(placement="elsewhere"), ValueError, "placement"),
+])
+def test_latency_rejects_bad_input_before_anything_starts(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        latency(**kwargs)
+
+
+def test_a_single_mechanism_name_is_accepted():
+    (p,) = sweep("unix", (4096,), repeats=1, total_bytes=1 << 16)
+    assert p.mechanism == "unix"
+
+
+# -- the bench command -------------------------------------------------------------------
+def _bench(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "ipclab", "bench", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_bench_json_prints_every_point():
+    done = _bench("--json", "--mechanisms", "pipe,shm", "--sizes", "64,4096", "--repeats", "1",
+                  "--total-bytes", "65536", "--latency", "--round-trips", "20")
+    assert done.returncode == 0, done.stderr
+    records = json.loads(done.stdout)
+    thr = [r for r in records if r["kind"] == "throughput"]
+    lat = [r for r in records if r["kind"] == "latency"]
+    assert [(r["mechanism"], r["message_bytes"]) for r in thr] == [
+        ("pipe", 64), ("shm", 64), ("pipe", 4096), ("shm", 4096)]
+    for r in thr:
+        assert r["placement"] == "free"
+        assert 0 < r["min_bytes_per_s"] <= r["median_bytes_per_s"] <= r["max_bytes_per_s"]
+    assert [r["mechanism"] for r in lat] == ["pipe", "shm"]
+    assert all(r["median_seconds"] > 0 for r in lat)
+
+
+def test_bench_table_is_readable():
+    done = _bench("--mechanisms", "fifo", "--sizes", "512", "--repeats", "1",
+                  "--total-bytes", "65536")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2 and "MB/s" in lines[1] and lines[1].startswith("fifo")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--sizes", "0"], "sizes_bytes"),
+    (["--sizes", "-64"], "sizes_bytes"),
+    (["--sizes", str(2**30 + 1)], "1 GiB"),
+    (["--sizes", "big"], "--sizes"),
+    (["--repeats", "0"], "repeats"),
+    (["--mechanisms", "pipe,telegraph"], "telegraph"),
+    (["--placement", "moon"], "placement"),
+    (["--total-bytes", "0"], "total_bytes"),
+    (["--latency", "--round-trips", "0"], "round_trips"),
+])
+def test_bench_rejects_bad_options(args, words):
+    done = _bench(*args, timeout=30)
+    assert done.returncode == 2
+    assert words in done.stderr
+    assert done.stdout.strip() == ""  # nothing was measured
+
+
+def test_bench_stops_cleanly_on_ctrl_c():
+    tag = "t" + secrets.token_hex(4)  # its segments' names start with ipclab_<tag>
+    env = dict(os.environ, **{SHM_TAG_ENV: tag})
+    proc = subprocess.Popen([sys.executable, "-m", "ipclab", "bench", "--sizes", "1048576",
+                             "--repeats", "200"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env=env)
+    try:
+        header = proc.stdout.readline()  # printed once the measuring starts
+        assert "median" in header
+        deadline = time.monotonic() + 10
+        started = []
+        while not started and time.monotonic() < deadline:  # wait for the experiment's children
+            time.sleep(0.05)
+            started = psutil.Process(proc.pid).children(recursive=True)
+        assert started
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends to its group
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    with pytest.raises(ProcessLookupError):  # nothing of its process group is left
+        os.killpg(proc.pid, 0)
+    for child in started:  # nor any child it had started (they lead groups of their own)
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    if os.path.isdir("/dev/shm"):
+        assert not [n for n in os.listdir("/dev/shm") if n.startswith(f"ipclab_{tag}")]
