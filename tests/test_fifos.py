@@ -4,6 +4,7 @@ writers and PIPE_BUF, a client/server with a reply FIFO per client, and bad inpu
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -173,3 +174,55 @@ def test_fifo_atomicity_rejects_bad_input(kwargs, error, words):
 def test_client_server_rejects_bad_input(kwargs, error, words):
     with pytest.raises(error, match=words):
         fifos.client_server(**kwargs)
+
+
+# -- starting unrelated programs (ipclab.process.start_program) --------------------------
+def test_program_past_its_deadline_is_killed_with_its_group():
+    import psutil
+
+    from ipclab.errors import ChildTimeoutError
+    from ipclab.process import run_program
+
+    end = run_program(["sh", "-c", "sleep 30 & echo $!; wait"], deadline_s=0.5)
+    assert end.timed_out and end.exit_status == -9
+    grandchild = int(end.stdout.split()[0])
+
+    def gone():  # killed with the group (a zombie until init reaps it)
+        try:
+            return psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    deadline = time.monotonic() + 5
+    while not gone() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gone()
+    with pytest.raises(ChildTimeoutError):
+        end.check()
+
+
+def test_program_exit_status_and_output():
+    from ipclab.errors import ChildFailedError
+    from ipclab.process import run_program
+
+    end = run_program([sys.executable, "-c",
+                       "import sys; sys.stdout.write(sys.stdin.read()[::-1]); sys.exit(3)"],
+                      deadline_s=20, input=b"abc")
+    assert (end.exit_status, end.stdout, end.timed_out) == (3, b"cba", False)
+    with pytest.raises(ChildFailedError, match="exit status 3"):
+        end.check()
+    assert run_program(["true"], deadline_s=20).check().exit_status == 0
+
+
+@pytest.mark.parametrize("argv, kwargs, error", [
+    ("sleep 1", {}, TypeError),
+    ([], {}, TypeError),
+    (["sleep", 1], {}, TypeError),
+    (["true"], dict(deadline_s=0), ValueError),
+    (["true"], dict(input="text"), TypeError),
+])
+def test_start_program_rejects_bad_input(argv, kwargs, error):
+    from ipclab.process import start_program
+
+    with pytest.raises(error):
+        start_program(argv, **kwargs)

@@ -4,6 +4,7 @@
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -224,6 +225,8 @@ def test_bench_rejects_bad_options(args, words):
     done = _bench(*args, timeout=30)
     assert done.returncode == 2
     assert words in done.stderr
+    option = next(a for a in args if a.startswith("--") and a != "--latency")
+    assert f"{option}" in done.stderr  # the message names the option that was wrong
     assert done.stdout.strip() == ""  # nothing was measured
 
 
@@ -257,3 +260,36 @@ def test_bench_stops_cleanly_on_ctrl_c():
         assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
     if os.path.isdir("/dev/shm"):
         assert not [n for n in os.listdir("/dev/shm") if n.startswith(f"ipclab_{tag}")]
+
+
+# -- the C references (benchmarks/) ------------------------------------------------------
+@pytest.mark.skipif(not shutil.which("cc") or not sys.platform.startswith("linux"),
+                    reason="needs cc on Linux")
+def test_c_references_build_and_report_their_runs(tmp_path):
+    # The notebooks and benchmarks/run.py read these programs' JSON; check its shape.
+    bench = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         "benchmarks")
+    for name in ("bw_stream", "bw_shm", "lat_stream", "lat_shm"):
+        subprocess.run(["cc", "-O2", "-o", str(tmp_path / name),
+                        os.path.join(bench, f"{name}.c"), "-pthread", "-lrt"],
+                       check=True, capture_output=True, timeout=120)
+    runs = [
+        ["bw_stream", "pipe", "4096", "16", "3", "-1", "-1"],
+        ["bw_stream", "fifo", "100", "50", "2", "-1", "-1"],
+        ["bw_stream", "unix", "70000", "3", "2", "-1", "-1"],
+        ["bw_shm", "64", "100", "2", "-1", "-1"],
+        ["lat_stream", "pipe", "1", "20", "2", "-1", "-1"],
+        ["lat_stream", "fifo", "1", "20", "2", "-1", "-1"],
+        ["lat_shm", "1", "20", "2", "-1", "-1"],
+    ]
+    for argv in runs:
+        done = subprocess.run([str(tmp_path / argv[0]), *argv[1:]], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, (argv, done.stderr)
+        report = json.loads(done.stdout)
+        runs_asked = int(argv[-3])
+        assert len(report["seconds"]) == runs_asked
+        assert all(t > 0 for t in report["seconds"])
+    bad = subprocess.run([str(tmp_path / "bw_stream"), "pipe", "0", "1", "1", "-1", "-1"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "MESSAGE_BYTES" in bad.stderr

@@ -57,13 +57,13 @@ def test_learner_runs_a_notebook_and_moves_a_slider(lab):
     assert nb.error_outputs() == [], "a cell printed an error"
     assert nb.image_count() >= 1, "no plot was drawn as an image"
 
-    output = page.locator(".widget-interact .jp-OutputArea-output").last
-    output.scroll_into_view_if_needed()
+    explorer = page.locator(".widget-interact").first  # the first interactive experiment
+    explorer.scroll_into_view_if_needed()
+    output = explorer.locator(".jp-OutputArea").last
     before = output.inner_html()
-    handle = page.locator(".widget-interact .noUi-handle").first
-    readout = page.locator(".widget-interact .widget-readout").first
+    readout = explorer.locator(".widget-readout").first
     old_value = readout.inner_text()
-    handle.click()
+    explorer.locator(".noUi-handle").first.click()
     for _ in range(3):
         page.keyboard.press("ArrowRight")
     deadline = time.monotonic() + 60
@@ -74,7 +74,7 @@ def test_learner_runs_a_notebook_and_moves_a_slider(lab):
     assert output.inner_html() != before, "the experiment's output did not follow the slider"
 
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "jupyterlab-04-blocking.png"
+    shot = ARTIFACTS / "jupyterlab-04-blocking-and-capacity.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
     print(f"ran all cells in {ran_s:.1f} s; slider {old_value} -> {new_value}; screenshot {shot}")

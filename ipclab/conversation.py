@@ -1,0 +1,224 @@
+"""Pipes carry data one way: two pipes for a conversation, and why unused ends must close.
+
+- :func:`wrong_end` — writing into a pipe's read end (or reading its write end) fails with
+  ``EBADF``: each end goes one way only.
+- :func:`one_pipe_both_ways` — a parent that writes a question into a pipe and then reads
+  the same pipe for the answer reads back *its own question*: a pipe is one queue.
+- :func:`converse` — the working design: one pipe parent → child, another child → parent.
+  The child answers each line (upper-cased) until it reads end of file. End of file comes
+  only when *every* write end of the request pipe is closed — the parent's, and the child's
+  own inherited copy. With ``close_unused_ends=False`` nobody closes the ends they do not
+  use and both processes wait forever; here the wait is cut short after ``wait_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import statistics
+import time
+from typing import NamedTuple
+
+from . import _platform, isolate
+from ._check import check_int, check_seconds
+from ._resources import close_end, open_pipe
+from .process import start_child
+
+__all__ = ["WrongEndResult", "wrong_end", "OnePipeResult", "one_pipe_both_ways",
+           "ConversationResult", "converse"]
+
+_MAX_MESSAGES = 1000
+_MAX_MESSAGE_CHARS = 1000
+
+
+class WrongEndResult(NamedTuple):
+    """What the kernel says when a pipe end is used the wrong way."""
+
+    #: errno name of ``write(read_end)``: ``"EBADF"``.
+    write_to_read_end: str
+    #: errno name of ``read(write_end)``: ``"EBADF"``.
+    read_from_write_end: str
+    #: errno name of ``lseek(read_end, 0, SEEK_SET)``: ``"ESPIPE"`` — a pipe is a stream,
+    #: not a file you can move about in.
+    seek: str
+
+
+def _errno_of(call, *args) -> str:
+    try:
+        call(*args)
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+    return "no error"
+
+
+def wrong_end() -> WrongEndResult:
+    """Write into a new pipe's read end, read from its write end and seek in it; return the
+    errors the kernel gives (errno names)."""
+    _platform.require("pipe")
+    with open_pipe() as (r, w):
+        return WrongEndResult(_errno_of(os.write, r, b"x"), _errno_of(os.read, w, 1),
+                              _errno_of(os.lseek, r, 0, os.SEEK_SET))
+
+
+class OnePipeResult(NamedTuple):
+    """A parent that asks and listens on the same pipe."""
+
+    #: What the parent wrote, meant for the child.
+    parent_sent: str
+    #: What the parent read back from the same pipe, meaning to read the child's answer.
+    parent_read_back: str
+    #: What the child read (``""``: nothing — the parent took it).
+    child_heard: str
+
+
+def _late_listener(r: int, delay_s: float, listen_s: float) -> str:
+    time.sleep(delay_s)  # the child is slower to read than the parent
+    if select.select([r], [], [], listen_s)[0]:
+        return os.read(r, 4096).decode()
+    return ""
+
+
+def one_pipe_both_ways(message: str = "ping", child_delay_s: float = 0.2,
+                       deadline_s: float = 10.0) -> OnePipeResult:
+    """Parent writes ``message`` into a pipe shared with a child, then reads that pipe for
+    the answer. The child starts reading ``child_delay_s`` seconds (0 to 5) later and
+    listens for half a second more; the parent waits for an answer at most
+    ``child_delay_s + 1`` seconds (``parent_read_back`` is ``""`` if the child took it)."""
+    message = _check_message("message", message)
+    child_delay_s = check_seconds("child_delay_s", child_delay_s, 0.0, 5.0, lo_inclusive=True)
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    if deadline_s <= child_delay_s + 1.0:
+        raise ValueError(f"deadline_s must be longer than child_delay_s + 1 "
+                         f"({child_delay_s + 1.0:g} s), got {deadline_s:g}")
+    _platform.require("fork", "pipe")
+    return isolate.call(_one_pipe_both_ways, message, child_delay_s, deadline_s,
+                        deadline_s=deadline_s)
+
+
+def _one_pipe_both_ways(message, child_delay_s, deadline_s) -> OnePipeResult:
+    with open_pipe() as (r, w):
+        with start_child(_late_listener, r, child_delay_s, 0.5, pass_fds=(r, w),
+                         deadline_s=deadline_s) as child:
+            os.write(w, message.encode())  # "question" for the child
+            # The "answer"... is our own question, unless the child took it first: then
+            # nothing comes (bounded wait: the child keeps a write end, so no EOF either).
+            answer = ""
+            if select.select([r], [], [], child_delay_s + 1.0)[0]:
+                answer = os.read(r, 4096).decode()
+            heard = child.wait().value()
+    return OnePipeResult(message, answer, heard)
+
+
+class ConversationResult(NamedTuple):
+    """A parent and a child talking over two pipes."""
+
+    #: Lines the parent sent.
+    messages: tuple
+    #: Lines the child answered (each message upper-cased), in order.
+    replies: tuple
+    #: True if the parent and the child each closed the pipe ends they do not use.
+    closed_unused_ends: bool
+    #: True if the child's read returned end of file after the parent closed its write end.
+    child_saw_eof: bool
+    #: True if the parent's read of the replies returned end of file after the child ended.
+    parent_saw_eof: bool
+    #: True if the parent gave up waiting for end of file (after ``wait_s``) and killed the child.
+    timed_out: bool
+    #: The child's exit status: 0, or ``-9`` when it had to be killed.
+    child_exit_status: int
+    #: Median time from sending a line to reading its reply, in seconds.
+    round_trip_seconds: float
+
+
+def _check_message(name: str, value) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {value!r} ({type(value).__name__})")
+    if not 1 <= len(value) <= _MAX_MESSAGE_CHARS or "\n" in value:
+        raise ValueError(f"{name} must be 1 to {_MAX_MESSAGE_CHARS} characters without a "
+                         f"newline, got {value!r}")
+    return value
+
+
+def _read_line(fd: int, buffer: bytearray) -> bytes | None:
+    """One line from ``fd`` (without its newline), or None at end of file."""
+    while b"\n" not in buffer:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return None
+        buffer += chunk
+    line, _, rest = bytes(buffer).partition(b"\n")
+    buffer[:] = rest
+    return line
+
+
+def _answer_lines(requests: list, replies: list, close_unused: bool) -> bool:
+    """The child: answer each line upper-cased until end of file; True if EOF came."""
+    if close_unused:
+        close_end(requests, 1)  # we never write requests: keep no copy of that end
+        close_end(replies, 0)  # we never read replies
+    buffer = bytearray()
+    while True:
+        line = _read_line(requests[0], buffer)
+        if line is None:
+            return True  # end of file: every write end of the request pipe is closed
+        os.write(replies[1], line.decode().upper().encode() + b"\n")
+
+
+def converse(messages=("hello", "how are you?", "bye"), close_unused_ends: bool = True,
+             wait_s: float = 1.0, deadline_s: float = 10.0) -> ConversationResult:
+    """Send each line of ``messages`` (1 to 1000 strings without newlines) to a child over
+    one pipe and read its answer over another; then close the request pipe and wait up to
+    ``wait_s`` seconds (0.01 to 60) for the child to see end of file and end."""
+    if isinstance(messages, str) or not hasattr(messages, "__iter__"):
+        raise TypeError(f"messages must be a list of strings, got {messages!r}")
+    messages = tuple(messages)
+    check_int("len(messages)", len(messages), 1, _MAX_MESSAGES)
+    messages = tuple(_check_message(f"messages[{i}]", m) for i, m in enumerate(messages))
+    if not isinstance(close_unused_ends, bool):
+        raise TypeError(f"close_unused_ends must be True or False, got {close_unused_ends!r}")
+    wait_s = check_seconds("wait_s", wait_s, 0.01, 60.0, lo_inclusive=True)
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    if deadline_s <= wait_s:
+        raise ValueError(f"deadline_s must be longer than wait_s ({wait_s:g} s), got {deadline_s:g}")
+    _platform.require("fork", "pipe")
+    return isolate.call(_converse, messages, close_unused_ends, wait_s, deadline_s,
+                        deadline_s=deadline_s + wait_s)
+
+
+def _converse(messages, close_unused, wait_s, deadline_s) -> ConversationResult:
+    with open_pipe() as requests, open_pipe() as replies:
+        # After fork() the child holds all four ends, like the parent: each must close
+        # the two it does not use. start_child passes the child exactly these four.
+        with start_child(_answer_lines, list(requests), list(replies), close_unused,
+                         pass_fds=(*requests, *replies), deadline_s=deadline_s) as child:
+            if close_unused:
+                close_end(requests, 0)  # the parent never reads requests
+                close_end(replies, 1)  # nor writes replies
+            buffer = bytearray()
+            answers, trips = [], []
+            for message in messages:
+                t0 = time.perf_counter()
+                os.write(requests[1], message.encode() + b"\n")
+                line = _read_line(replies[0], buffer)
+                trips.append(time.perf_counter() - t0)
+                if line is None:
+                    break
+                answers.append(line.decode())
+            close_end(requests, 1)  # done talking: the child should now read end of file
+            parent_eof = False
+            end_at = time.monotonic() + wait_s
+            while True:  # wait for the child's side to close (it ends, closing its ends)
+                left = end_at - time.monotonic()
+                if left <= 0 or not select.select([replies[0]], [], [], left)[0]:
+                    break
+                if not os.read(replies[0], 4096):
+                    parent_eof = True
+                    break
+            # A child whose ends closed is exiting: give it a moment to become reapable.
+            grace = 1.0 if parent_eof else 0.0
+            end = child.wait(timeout_s=max(0.0, end_at - time.monotonic()) + grace)
+    timed_out = end.timed_out
+    return ConversationResult(messages, tuple(answers), close_unused,
+                              bool(end.result) and not timed_out, parent_eof, timed_out,
+                              end.exit_status, statistics.median(trips) if trips else 0.0)

@@ -1,0 +1,386 @@
+"""Named pipes (FIFOs): unrelated processes, blocking open, many writers, client/server.
+
+A FIFO is a pipe with a name in the file system: any process that knows the path can open
+it, so two programs that share no ancestor's file descriptors can talk. Every FIFO here
+lives in a private 0700 directory (:func:`ipclab._resources.private_dir`) that is removed
+with everything in it when the experiment ends, also on an interrupt.
+
+Experiments between unrelated processes start ``python -m ipclab.fifo_peer`` programs
+(:func:`ipclab.process.start_program`: fork + exec, own session, deadline); the others fork
+through :mod:`ipclab.process`, inside a helper process when the caller is a Jupyter kernel.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import json
+import os
+import sys
+import time
+from typing import NamedTuple
+
+from . import _platform, isolate
+from ._check import GIB, MIB, check_bytes, check_choice, check_int, check_seconds
+from ._resources import close_quietly, open_pipe, private_dir
+from .fifo_peer import MAX_REQUEST_BYTES, SERVER_FIFO, reply_for
+from .pipes import AtomicityResult, _wait_until_sleeping, _wchan
+from .process import start_child, start_program
+
+__all__ = [
+    "ExchangeResult", "unrelated_exchange", "BlockingOpenResult", "blocking_open",
+    "NonblockingOpenResult", "nonblocking_open", "AtomicityResult", "fifo_atomicity",
+    "ClientReply", "ClientServerResult", "client_server",
+]
+
+
+def _errno_name(exc: OSError) -> str:
+    return errno.errorcode.get(exc.errno, str(exc.errno))
+
+
+def _peer_argv(deadline_s: float, *args: str) -> list:
+    return [sys.executable, "-m", "ipclab.fifo_peer", "--deadline", f"{deadline_s:g}", *args]
+
+
+def _peer_env() -> dict:
+    """The environment of a peer program: it must import this very ipclab."""
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _peer_report(program) -> dict:
+    """Wait for a peer program and return the JSON object it printed."""
+    end = program.wait().check()
+    return json.loads(end.stdout.decode().strip().splitlines()[-1])
+
+
+# -- unrelated processes -----------------------------------------------------------------
+class ExchangeResult(NamedTuple):
+    """A message sent through a FIFO from one program to another, unrelated one."""
+
+    #: Bytes the writer program got to send.
+    sent_bytes: int
+    #: Bytes the reader program read before end of file.
+    received_bytes: int
+    #: True if the reader got exactly the bytes the writer sent.
+    received_equals_sent: bool
+    #: What the reader got.
+    received: bytes
+    writer_pid: int
+    reader_pid: int
+    #: Parent of each program: the experiment, not the other program (they are unrelated).
+    writer_parent_pid: int
+    reader_parent_pid: int
+    #: How long each program's ``open()`` blocked waiting for the other end, in seconds.
+    writer_open_wait_seconds: float
+    reader_open_wait_seconds: float
+
+
+def _check_message(message) -> bytes:
+    if isinstance(message, str):
+        message = message.encode()
+    if not isinstance(message, (bytes, bytearray)):
+        raise TypeError(f"message must be str or bytes, got {message!r} ({type(message).__name__})")
+    if not 1 <= len(message) <= MIB:
+        raise ValueError(f"message must be 1 byte to 1 MiB (1048576 bytes) long, got {len(message)} bytes")
+    return bytes(message)
+
+
+def unrelated_exchange(message: str | bytes = "hello through a named pipe",
+                       deadline_s: float = 20.0) -> ExchangeResult:
+    """Two separate programs meet at a FIFO: one writes ``message``, the other reads it.
+
+    Neither program is the other's parent; they share only the FIFO's path. ``message``:
+    str (sent as UTF-8) or bytes, 1 byte to 1 MiB. Each program's ``open()`` blocks until
+    the other end is opened; the result reports how long.
+    """
+    message = _check_message(message)
+    deadline_s = check_seconds("deadline_s", deadline_s, 1.0, 600.0)
+    _platform.require("mkfifo")
+    env = _peer_env()
+    with private_dir() as directory:
+        path = os.path.join(directory, "exchange.fifo")
+        os.mkfifo(path, 0o600)
+        with start_program(_peer_argv(deadline_s, "read", path), deadline_s, env=env) as reader, \
+                start_program(_peer_argv(deadline_s, "write", path), deadline_s,
+                              input=message, env=env) as writer:
+            w = _peer_report(writer)
+            r = _peer_report(reader)
+    received = base64.b64decode(r["data_b64"])
+    return ExchangeResult(w["bytes"], r["bytes"], received == message, received,
+                          w["pid"], r["pid"], w["parent_pid"], r["parent_pid"],
+                          w["open_wait_seconds"], r["open_wait_seconds"])
+
+
+# -- blocking open -----------------------------------------------------------------------
+class BlockingOpenResult(NamedTuple):
+    """A process opening one end of a FIFO while nobody has the other end open."""
+
+    #: The end the waiting child opened: ``"read"`` or ``"write"``.
+    side: str
+    #: How long the parent waited, after the child fell asleep in ``open()``, before it
+    #: opened the other end, in seconds.
+    other_end_delay_seconds: float
+    #: How long the child's ``open()`` took, measured by the child, in seconds.
+    blocked_seconds: float
+    #: The child's state while it waited, from psutil: ``"sleeping"`` when blocked.
+    state_while_waiting: str
+    #: Kernel function the child slept in (``/proc/PID/wchan``); "" if unknown.
+    wait_channel: str
+
+
+def _timed_open(path: str, flags: int) -> float:
+    t0 = time.monotonic()
+    fd = os.open(path, flags)
+    waited = time.monotonic() - t0
+    os.close(fd)
+    return waited
+
+
+def blocking_open(side: str = "read", delay_s: float = 0.5, deadline_s: float = 10.0
+                  ) -> BlockingOpenResult:
+    """A child opens a new FIFO for ``side`` (``"read"`` or ``"write"``); once it sleeps in
+    ``open()``, the parent waits ``delay_s`` seconds (0.01 to 60) and opens the other end.
+    The child's ``open()`` returns only then: a FIFO's open waits for a partner, so
+    ``blocked_seconds`` is at least ``delay_s``."""
+    side = check_choice("side", side, ("read", "write"))
+    delay_s = check_seconds("delay_s", delay_s, 0.01, 60.0, lo_inclusive=True)
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    if deadline_s <= delay_s:
+        raise ValueError(f"deadline_s must be longer than delay_s ({delay_s:g} s), got {deadline_s:g}")
+    _platform.require("fork", "mkfifo")
+    return isolate.call(_blocking_open, side, delay_s, deadline_s, deadline_s=deadline_s)
+
+
+def _blocking_open(side: str, delay_s: float, deadline_s: float) -> BlockingOpenResult:
+    import psutil
+
+    flags = os.O_RDONLY if side == "read" else os.O_WRONLY
+    other = os.O_WRONLY if side == "read" else os.O_RDONLY
+    with private_dir() as directory:
+        path = os.path.join(directory, "lonely.fifo")
+        os.mkfifo(path, 0o600)
+        with start_child(_timed_open, path, flags, deadline_s=deadline_s) as child:
+            state = _wait_until_sleeping(psutil.Process(child.pid), child)  # in open() now
+            wchan = _wchan(child.pid)
+            time.sleep(delay_s)
+            fd = os.open(path, other)  # the partner arrives: both opens complete
+            try:
+                blocked = child.wait().value()
+            finally:
+                os.close(fd)
+    return BlockingOpenResult(side, delay_s, blocked, state, wchan)
+
+
+class NonblockingOpenResult(NamedTuple):
+    """``open()`` with ``O_NONBLOCK`` on a FIFO, by the errno name it failed with (None:
+    it succeeded)."""
+
+    #: ``O_WRONLY|O_NONBLOCK`` with no reader: ``"ENXIO"`` (no such device or address).
+    write_without_reader_errno: str | None
+    #: ``O_RDONLY|O_NONBLOCK`` with no writer: None, it succeeds at once.
+    read_without_writer_errno: str | None
+    #: Bytes a ``read()`` on that reader returned while no writer had ever opened: 0 (EOF).
+    read_without_writer_bytes: int
+    #: ``O_WRONLY|O_NONBLOCK`` once a reader has the FIFO open: None, it succeeds.
+    write_with_reader_errno: str | None
+
+
+def nonblocking_open() -> NonblockingOpenResult:
+    """Open a new FIFO with ``O_NONBLOCK``: for writing with no reader (fails, ``ENXIO``),
+    for reading with no writer (succeeds), then for writing again (now succeeds)."""
+    _platform.require("mkfifo")
+    fds = []
+    with private_dir() as directory:
+        path = os.path.join(directory, "nonblock.fifo")
+        os.mkfifo(path, 0o600)
+        try:
+            try:
+                fds.append(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+                write_alone = None
+            except OSError as exc:
+                write_alone = _errno_name(exc)
+            try:
+                r = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+                fds.append(r)
+                read_alone = None
+                try:
+                    got = len(os.read(r, 64))  # no writer: end of file, not EAGAIN
+                except BlockingIOError:
+                    got = -1
+            except OSError as exc:
+                read_alone, got = _errno_name(exc), -1
+            try:
+                fds.append(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+                write_paired = None
+            except OSError as exc:
+                write_paired = _errno_name(exc)
+        finally:
+            close_quietly(*fds)
+    return NonblockingOpenResult(write_alone, read_alone, got, write_paired)
+
+
+# -- many writers ------------------------------------------------------------------------
+def _fifo_writer(path: str, ready_w: int, go_r: int, marker: int, record_bytes: int,
+                 count: int) -> int:
+    fd = os.open(path, os.O_WRONLY)  # by name: the reader already has it open
+    try:
+        os.write(ready_w, b"!")
+        os.close(ready_w)
+        os.read(go_r, 1)  # wait for the start: EOF when the parent closes its end
+        record = bytes([marker]) * record_bytes
+        for _ in range(count):
+            view = memoryview(record)
+            while view:  # a blocking write returns only when all of it is written
+                view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    return count
+
+
+def fifo_atomicity(record_bytes: int = 4096, writers: int = 4, records_per_writer: int = 100,
+                   read_size_bytes: int = 4096, deadline_s: float = 20.0) -> AtomicityResult:
+    """``writers`` children open one FIFO by name and write ``records_per_writer`` records
+    of ``record_bytes`` bytes each at once; the parent reads ``read_size_bytes`` at a time
+    and counts the records that arrived torn (bytes of two writers mixed).
+
+    Records up to ``PIPE_BUF`` (4,096 bytes on Linux) never tear; larger ones can, and with a
+    reader that reads 4,096 bytes at a time 4,097-byte records do.
+    """
+    record_bytes = check_bytes("record_bytes", record_bytes, 1, 4 * MIB)
+    writers = check_int("writers", writers, 1, 64)
+    records_per_writer = check_int("records_per_writer", records_per_writer, 1, 100_000)
+    read_size_bytes = check_bytes("read_size_bytes", read_size_bytes, 1, 16 * MIB)
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    if writers * records_per_writer * record_bytes > GIB:
+        raise ValueError("writers * records_per_writer * record_bytes must be at most 1 GiB, "
+                         f"got {writers * records_per_writer * record_bytes}")
+    _platform.require("fork", "mkfifo")
+    return isolate.call(_fifo_atomicity, record_bytes, writers, records_per_writer,
+                        read_size_bytes, deadline_s, deadline_s=deadline_s)
+
+
+def _fifo_atomicity(record_bytes, writers, records_per_writer, read_size, deadline_s):
+    children = []
+    stream = bytearray()
+    with private_dir() as directory, open_pipe() as ready, open_pipe() as go:
+        path = os.path.join(directory, "many-writers.fifo")
+        os.mkfifo(path, 0o600)
+        # Non-blocking open succeeds without a writer; then make reads block again.
+        r = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            os.set_blocking(r, True)
+            for i in range(writers):
+                children.append(start_child(
+                    _fifo_writer, path, ready[1], go[0], 65 + i % 26, record_bytes,
+                    records_per_writer, pass_fds=(ready[1], go[0]), deadline_s=deadline_s))
+            close_quietly(ready[1])
+            ready[1] = None
+            # Every writer has the FIFO open before any starts: EOF means all are done.
+            opened = 0
+            while opened < writers:
+                got = os.read(ready[0], writers)
+                if not got:
+                    break  # a writer died before it opened; its wait() below says why
+                opened += len(got)
+            close_quietly(go[1])  # start!
+            go[1] = None
+            if opened == writers:
+                while True:
+                    data = os.read(r, read_size)
+                    if not data:  # every writer closed its end
+                        break
+                    stream += data
+            for child in children:
+                child.wait().value()
+            buf_bytes = os.fpathconf(r, "PC_PIPE_BUF")
+        finally:
+            os.close(r)
+            for child in children:
+                child.close()
+    view = memoryview(stream)
+    received = len(stream) // record_bytes
+    torn = 0
+    for k in range(received):
+        rec = view[k * record_bytes:(k + 1) * record_bytes]
+        if rec.tobytes().count(rec[0]) != record_bytes:
+            torn += 1
+    return AtomicityResult(writers, record_bytes, records_per_writer, buf_bytes, read_size,
+                           received, torn)
+
+
+# -- client/server -----------------------------------------------------------------------
+class ClientReply(NamedTuple):
+    """One request of one client and the reply it read from its own FIFO."""
+
+    client_pid: int
+    request: str
+    reply: str
+    #: The reply the server should send to this request.
+    expected_reply: str
+    #: True if ``reply == expected_reply``: the right answer reached the right client.
+    correct: bool
+
+
+class ClientServerResult(NamedTuple):
+    """A server with a well-known request FIFO and a reply FIFO per client."""
+
+    clients: int
+    requests_per_client: int
+    server_pid: int
+    #: Requests the server answered.
+    requests_served: int
+    #: Replies that reached the client that asked, with the right content.
+    replies_correct: int
+    #: Every request and reply, client by client.
+    replies: tuple
+
+
+def client_server(clients: int = 3, requests_per_client: int = 2, text: str = "hello",
+                  deadline_s: float = 30.0) -> ClientServerResult:
+    """A server program and ``clients`` client programs (1 to 16), all unrelated.
+
+    A FIFO carries data one way only, so each client makes its own reply FIFO
+    (``client-PID.fifo``), writes ``requests_per_client`` requests (1 to 100) of the form
+    ``"PID SEQ TEXT"`` into the server's well-known FIFO (each at most PIPE_BUF: whole among
+    other clients'), and reads the server's reply (``TEXT`` in capitals) from its own FIFO.
+    """
+    clients = check_int("clients", clients, 1, 16)
+    requests_per_client = check_int("requests_per_client", requests_per_client, 1, 100)
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {text!r} ({type(text).__name__})")
+    limit = MAX_REQUEST_BYTES - 40
+    if not text or "\n" in text or len(text.encode()) > limit:
+        raise ValueError(f"text must be one line of 1 to {limit} bytes (UTF-8), got {text!r}")
+    deadline_s = check_seconds("deadline_s", deadline_s, 1.0, 600.0)
+    _platform.require("mkfifo")
+    env = _peer_env()
+    programs = []
+    with private_dir() as directory:
+        os.mkfifo(os.path.join(directory, SERVER_FIFO), 0o600)  # the well-known name
+        try:
+            total = clients * requests_per_client
+            server = start_program(_peer_argv(deadline_s, "server", directory, str(total)),
+                                   deadline_s, env=env)
+            programs.append(server)
+            for _ in range(clients):
+                programs.append(start_program(
+                    _peer_argv(deadline_s, "client", directory, str(requests_per_client), text),
+                    deadline_s, env=env))
+            reports = [_peer_report(p) for p in programs[1:]]
+            served = _peer_report(server)
+        finally:
+            for p in programs:
+                p.close()
+    replies = []
+    for rep in reports:
+        for request, reply in zip(rep["requests"], rep["replies"]):
+            pid, seq, body = request.split(" ", 2)
+            expected = reply_for(body, int(pid), int(seq))
+            replies.append(ClientReply(rep["pid"], request, reply, expected, reply == expected))
+        for request in rep["requests"][len(rep["replies"]):]:
+            replies.append(ClientReply(rep["pid"], request, "", "", False))
+    return ClientServerResult(clients, requests_per_client, served["pid"], len(served["served"]),
+                              sum(r.correct for r in replies), tuple(replies))

@@ -1,0 +1,329 @@
+"""Shared memory: a transfer through a shared buffer, and the race on a shared counter.
+
+A POSIX shared-memory segment (``shm_open`` + ``mmap``; ``/dev/shm/ipclab_...`` on Linux)
+is memory that several processes map: a store by one is seen by the others' loads with no
+system call and no copy by the kernel. That is why it is fast — and why it needs
+synchronisation: nothing stops two processes from updating the same bytes at once.
+
+Segments are made here with ``shm_open`` directly (not :mod:`multiprocessing.shared_memory`,
+whose resource tracker starts a process of its own and may unlink or warn about segments it
+does not own), named by :func:`ipclab._resources.shm_name` and unlinked in ``finally``.
+Children find a segment by its name, as an unrelated process would. The doorbells are POSIX
+semaphores (``multiprocessing``'s fork-context ``Semaphore``, unlinked at creation): a process
+waiting for its turn sleeps in the kernel instead of spinning, so two processes can share
+one CPU fairly.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import time
+import zlib
+from typing import NamedTuple
+
+from . import _platform, isolate
+from ._check import GIB, KIB, MIB, check_bytes, check_int, check_seconds
+from ._resources import close_end, open_pipe, shm_name
+from .errors import LimitError
+from .process import start_child
+
+__all__ = ["ShmTransferResult", "shm_transfer", "RaceResult", "counter_race"]
+
+_STAMP = struct.Struct("<Q")  # a message's sequence number, in its first 8 bytes
+
+try:  # the C module behind multiprocessing.shared_memory, without its resource tracker
+    import _posixshmem
+except ImportError:  # pragma: no cover - a POSIX system without it: use /dev/shm directly
+    _posixshmem = None
+
+
+# -- segments ----------------------------------------------------------------------------
+def _shm_open(name: str, flags: int) -> int:
+    if _posixshmem is not None:
+        return _posixshmem.shm_open("/" + name, flags, 0o600)
+    return os.open(os.path.join("/dev/shm", name), flags, 0o600)
+
+
+def _shm_unlink(name: str) -> None:
+    try:
+        if _posixshmem is not None:
+            _posixshmem.shm_unlink("/" + name)
+        else:
+            os.unlink(os.path.join("/dev/shm", name))
+    except FileNotFoundError:
+        pass
+
+
+class Segment:
+    """A named shared-memory segment mapped into this process.
+
+    :meth:`create` makes a new one (``O_CREAT|O_EXCL``, mode 0600); :meth:`attach` maps an
+    existing one by name. ``close()`` unmaps it and, for the creator, unlinks the name; it
+    is safe to call twice and runs on leaving a ``with`` block.
+    """
+
+    def __init__(self, name: str, size_bytes: int, owner: bool):
+        self.name = name
+        self.size_bytes = size_bytes
+        self._owner = owner
+        self._owner_pid = os.getpid()
+        self.map: mmap.mmap | None = None
+
+    @classmethod
+    def create(cls, size_bytes: int) -> "Segment":
+        """A new segment of ``size_bytes`` bytes (zero-filled)."""
+        seg = cls(shm_name(), size_bytes, True)
+        fd = _shm_open(seg.name, os.O_CREAT | os.O_EXCL | os.O_RDWR)
+        try:
+            os.ftruncate(fd, size_bytes)
+            seg.map = mmap.mmap(fd, size_bytes)
+        except BaseException:
+            os.close(fd)
+            _shm_unlink(seg.name)  # a failed constructor leaves nothing behind
+            raise
+        os.close(fd)  # the mapping stays valid without the descriptor
+        return seg
+
+    @classmethod
+    def attach(cls, name: str, size_bytes: int) -> "Segment":
+        """Map the existing segment ``name`` (as another process would, by its name)."""
+        seg = cls(name, size_bytes, False)
+        fd = _shm_open(name, os.O_RDWR)
+        try:
+            seg.map = mmap.mmap(fd, size_bytes)
+        finally:
+            os.close(fd)
+        return seg
+
+    def close(self) -> None:
+        """Unmap; the creator also unlinks the name. Idempotent."""
+        if self._owner and os.getpid() == self._owner_pid:
+            self._owner = False
+            _shm_unlink(self.name)
+        if self.map is not None:
+            try:
+                self.map.close()
+                self.map = None
+            except BufferError:  # a view still points into it: the unmap happens at exit
+                pass
+
+    def __enter__(self) -> "Segment":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _semaphore(value: int):
+    """A process-shared POSIX semaphore that survives ``fork`` and leaves no name behind."""
+    import multiprocessing
+
+    return multiprocessing.get_context("fork").Semaphore(value)
+
+
+def _lock():
+    import multiprocessing
+
+    return multiprocessing.get_context("fork").Lock()
+
+
+def _check_room(size_bytes: int) -> None:
+    """Fail clearly, before anything starts, if /dev/shm cannot hold ``size_bytes``."""
+    try:
+        st = os.statvfs("/dev/shm")
+    except OSError:
+        return
+    free = st.f_bavail * st.f_frsize
+    if size_bytes > free:
+        raise LimitError(f"shared memory needs {size_bytes} bytes but /dev/shm has {free} free; "
+                         f"see `df -h /dev/shm`")
+
+
+# -- transfer ----------------------------------------------------------------------------
+class ShmTransferResult(NamedTuple):
+    """Bytes sent from one process to another through a ring of slots in shared memory."""
+
+    total_bytes: int
+    message_bytes: int
+    #: Slots in the ring: the writer may run this many messages ahead of the reader.
+    slots: int
+    messages: int
+    #: From the reader's start to its last message, in seconds.
+    wall_seconds: float
+    #: ``total_bytes / wall_seconds``, in bytes per second.
+    bytes_per_s: float
+    #: CPU time (user + system) each side used, in seconds; a spinning handoff would show
+    #: here as CPU burnt while waiting.
+    writer_cpu_seconds: float
+    reader_cpu_seconds: float
+    #: CRC-32 of every byte the writer put in, and of every byte the reader took out.
+    writer_crc32: int
+    reader_crc32: int
+    #: True if the reader's checksum and byte count match the writer's and every message
+    #: arrived once, in order (sequence numbers checked).
+    content_verified: bool
+
+
+def _ring_writer(name: str, slots: int, message_bytes: int, messages: int, empty, full,
+                 go_r: int) -> tuple:
+    seg = Segment.attach(name, slots * message_bytes)
+    ring = memoryview(seg.map)
+    source = bytearray(os.urandom(message_bytes))
+    crc = 0
+    try:
+        os.read(go_r, 1)
+        cpu0 = time.process_time()
+        for seq in range(messages):
+            if message_bytes >= 8:
+                _STAMP.pack_into(source, 0, seq)
+            crc = zlib.crc32(source, crc)
+            empty.acquire()  # sleeps while every slot is full
+            off = (seq % slots) * message_bytes
+            ring[off:off + message_bytes] = source  # the one copy in: a memcpy
+            full.release()  # doorbell: wakes the reader if it sleeps
+        return time.process_time() - cpu0, crc
+    finally:
+        ring.release()
+        seg.close()
+
+
+def _ring_reader(name: str, slots: int, message_bytes: int, messages: int, empty, full,
+                 go_r: int) -> tuple:
+    seg = Segment.attach(name, slots * message_bytes)
+    ring = memoryview(seg.map)
+    target = bytearray(message_bytes)
+    tview = memoryview(target)  # view = view is one memcpy (bytearray[:] = view is two)
+    crc = 0
+    in_order = True
+    try:
+        os.read(go_r, 1)
+        t0, cpu0 = time.monotonic(), time.process_time()
+        for seq in range(messages):
+            full.acquire()  # sleeps until the writer rings
+            off = (seq % slots) * message_bytes
+            tview[:] = ring[off:off + message_bytes]  # the one copy out
+            empty.release()  # the slot is free again
+            crc = zlib.crc32(target, crc)
+            if message_bytes >= 8 and _STAMP.unpack_from(target)[0] != seq:
+                in_order = False
+        return time.monotonic() - t0, time.process_time() - cpu0, crc, in_order
+    finally:
+        tview.release()
+        ring.release()
+        seg.close()
+
+
+def shm_transfer(total_bytes: int = 64 * MIB, message_bytes: int = 64 * KIB, slots: int = 4,
+                 deadline_s: float = 60.0) -> ShmTransferResult:
+    """A writer child sends ``total_bytes`` to a reader child through shared memory.
+
+    The segment is a ring of ``slots`` (1 to 1024) slots of ``message_bytes`` (1 byte to
+    64 MiB) each. The writer copies a message into a free slot and rings a semaphore; the
+    reader copies it out and rings back. Both wait asleep in the kernel, never spinning.
+    Both sides checksum every byte (CRC-32) and the reader checks each message's sequence
+    number, so the result says whether the same bytes really crossed. ``total_bytes``:
+    1 byte to 4 GiB, rounded up to whole messages.
+    """
+    total_bytes = check_bytes("total_bytes", total_bytes, 1, 4 * GIB)
+    message_bytes = check_bytes("message_bytes", message_bytes, 1, 64 * MIB)
+    slots = check_int("slots", slots, 1, 1024)
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    if slots * message_bytes > GIB:
+        raise ValueError(f"slots * message_bytes must be at most 1 GiB, got {slots * message_bytes}")
+    _check_room(slots * message_bytes)
+    _platform.require("fork")
+    return isolate.call(_shm_transfer, total_bytes, message_bytes, slots, deadline_s,
+                        deadline_s=deadline_s)
+
+
+def _shm_transfer(total_bytes, message_bytes, slots, deadline_s) -> ShmTransferResult:
+    messages = -(-total_bytes // message_bytes)
+    empty, full = _semaphore(slots), _semaphore(0)
+    with Segment.create(slots * message_bytes) as seg, open_pipe() as go:
+        args = (seg.name, slots, message_bytes, messages, empty, full, go[0])
+        with start_child(_ring_reader, *args, pass_fds=(go[0],), deadline_s=deadline_s) as reader, \
+                start_child(_ring_writer, *args, pass_fds=(go[0],), deadline_s=deadline_s) as writer:
+            close_end(go, 1)  # start both
+            wall, reader_cpu, reader_crc, in_order = reader.wait().value()
+            writer_cpu, writer_crc = writer.wait().value()
+    sent = messages * message_bytes
+    return ShmTransferResult(sent, message_bytes, slots, messages, wall, sent / wall,
+                             writer_cpu, reader_cpu, writer_crc, reader_crc,
+                             in_order and writer_crc == reader_crc)
+
+
+# -- the race ----------------------------------------------------------------------------
+class RaceResult(NamedTuple):
+    """Several processes incrementing one shared 64-bit counter."""
+
+    processes: int
+    increments_per_process: int
+    #: ``processes * increments_per_process``: the count if no update were lost.
+    expected_count: int
+    #: The counter when all processes were done.
+    final_count: int
+    #: ``expected_count - final_count``: increments overwritten by another process's.
+    lost_updates: int
+    #: True if each increment held a lock (then none is lost).
+    locked: bool
+
+
+def _increment(name: str, increments: int, lock, go_r: int) -> int:
+    seg = Segment.attach(name, 8)
+    counter = memoryview(seg.map).cast("q")
+    try:
+        os.read(go_r, 1)  # everyone starts together
+        if lock is None:
+            for _ in range(increments):
+                counter[0] += 1  # load, add, store: another process may store in between
+        else:
+            for _ in range(increments):
+                with lock:  # one process at a time between load and store
+                    counter[0] += 1
+        return increments
+    finally:
+        counter.release()
+        seg.close()
+
+
+def counter_race(processes: int = 4, increments: int = 100_000, lock: bool = False,
+                 deadline_s: float = 60.0) -> RaceResult:
+    """``processes`` children (1 to 64) each add 1 to a shared counter ``increments`` times
+    (1 to 10,000,000), all starting together.
+
+    Without a lock, ``counter += 1`` is a load, an add and a store: when two processes load
+    the same value, one store overwrites the other and an update is lost. Processes running
+    at the same time on different CPUs lose many; on one CPU only a switch between the load
+    and the store loses one. With ``lock=True`` none is lost.
+    """
+    processes = check_int("processes", processes, 1, 64)
+    increments = check_int("increments", increments, 1, 10_000_000)
+    if not isinstance(lock, bool):
+        raise TypeError(f"lock must be True or False, got {lock!r}")
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    _platform.require("fork")
+    return isolate.call(_counter_race, processes, increments, lock, deadline_s,
+                        deadline_s=deadline_s)
+
+
+def _counter_race(processes, increments, lock, deadline_s) -> RaceResult:
+    children = []
+    the_lock = _lock() if lock else None
+    with Segment.create(8) as seg, open_pipe() as go:
+        try:
+            for _ in range(processes):
+                children.append(start_child(_increment, seg.name, increments, the_lock, go[0],
+                                            pass_fds=(go[0],), deadline_s=deadline_s))
+            close_end(go, 1)  # go!
+            for child in children:
+                child.wait().value()
+        finally:
+            for child in children:
+                child.close()
+        final = memoryview(seg.map).cast("q")
+        final_count = final[0]
+        final.release()
+    expected = processes * increments
+    return RaceResult(processes, increments, expected, final_count, expected - final_count, lock)
