@@ -30,6 +30,24 @@ from .process import Child, ChildExit, call_in_child, run_child, signal_name, st
 
 __version__ = "0.1.0"
 
+__all__ = [
+    # experiment modules
+    "conversation", "exercises", "facts", "fifos", "isolation", "pipeline", "pipes", "process",
+    "shm", "speedup", "throughput", "webserver",
+    # errors
+    "IpclabError", "ChildFailedError", "ChildTimeoutError", "LimitError",
+    "UnsupportedPlatformError",
+    # facts and pipes, the course's first experiments
+    "Facts", "measure_facts", "AtomicityResult", "EofResult", "FillResult", "FillSample",
+    "ReaderBlockResult", "ResizeResult", "WriterBlockResult", "WriteWithoutReaderResult",
+    "empty_pipe_blocks_reader", "fill_pipe", "full_pipe_blocks_writer",
+    "new_pipe_capacity_bytes", "pipe_buf_atomicity", "pipe_buf_bytes", "pipe_max_size_bytes",
+    "read_without_writer", "resize_pipe", "watch_pipe_fill", "write_without_reader",
+    # process supervision
+    "Child", "ChildExit", "call_in_child", "run_child", "signal_name", "start_child",
+    "style",
+]
+
 
 def style(name: str = "projector"):
     """Switch every later figure to ``"projector"`` (large, thick, high contrast) or

@@ -73,3 +73,21 @@ def check_int_list(name: str, values: object, lo: int, hi: int, what: str = "") 
     if not values:
         raise ValueError(f"{name} must be a non-empty list of ints, got an empty one")
     return tuple(check_int(f"{name}[{i}]", v, lo, hi, what) for i, v in enumerate(values))
+
+
+def check_choice_list(name: str, values: object, choices) -> tuple:
+    """One name or a non-empty list of distinct names, each one of ``choices``."""
+    choices = tuple(choices)
+    allowed = f"a list of names from {', '.join(choices)}"
+    if isinstance(values, str):
+        values = (values,)
+    if isinstance(values, bytes) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be {allowed}, got {values!r}")
+    values = tuple(values)
+    if not values:
+        raise ValueError(f"{name} must name at least one of {', '.join(choices)}, got none")
+    for i, value in enumerate(values):
+        check_choice(f"{name}[{i}]", value, choices)
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must not repeat a name, got {values!r}")
+    return values

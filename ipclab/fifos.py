@@ -21,10 +21,11 @@ import time
 from typing import NamedTuple
 
 from . import _platform, isolate
-from ._check import GIB, MIB, check_bytes, check_choice, check_int, check_seconds
+from ._check import MIB, check_choice, check_int, check_seconds
 from ._resources import close_quietly, open_pipe, private_dir
 from .fifo_peer import MAX_REQUEST_BYTES, SERVER_FIFO, reply_for
-from .pipes import AtomicityResult, _wait_until_sleeping, _wchan
+from .pipes import (AtomicityResult, _wait_until_sleeping, _wchan, check_atomicity_args,
+                    count_torn, write_records)
 from .process import start_child, start_program
 
 __all__ = [
@@ -230,14 +231,9 @@ def _fifo_writer(path: str, ready_w: int, go_r: int, marker: int, record_bytes: 
         os.write(ready_w, b"!")
         os.close(ready_w)
         os.read(go_r, 1)  # wait for the start: EOF when the parent closes its end
-        record = bytes([marker]) * record_bytes
-        for _ in range(count):
-            view = memoryview(record)
-            while view:  # a blocking write returns only when all of it is written
-                view = view[os.write(fd, view):]
+        return write_records(fd, marker, record_bytes, count)
     finally:
         os.close(fd)
-    return count
 
 
 def fifo_atomicity(record_bytes: int = 4096, writers: int = 4, records_per_writer: int = 100,
@@ -249,14 +245,8 @@ def fifo_atomicity(record_bytes: int = 4096, writers: int = 4, records_per_write
     Records up to ``PIPE_BUF`` (4,096 bytes on Linux) never tear; larger ones can, and with a
     reader that reads 4,096 bytes at a time 4,097-byte records do.
     """
-    record_bytes = check_bytes("record_bytes", record_bytes, 1, 4 * MIB)
-    writers = check_int("writers", writers, 1, 64)
-    records_per_writer = check_int("records_per_writer", records_per_writer, 1, 100_000)
-    read_size_bytes = check_bytes("read_size_bytes", read_size_bytes, 1, 16 * MIB)
-    deadline_s = check_seconds("deadline_s", deadline_s)
-    if writers * records_per_writer * record_bytes > GIB:
-        raise ValueError("writers * records_per_writer * record_bytes must be at most 1 GiB, "
-                         f"got {writers * records_per_writer * record_bytes}")
+    record_bytes, writers, records_per_writer, read_size_bytes, deadline_s = check_atomicity_args(
+        record_bytes, writers, records_per_writer, read_size_bytes, deadline_s)
     _platform.require("fork", "mkfifo")
     return isolate.call(_fifo_atomicity, record_bytes, writers, records_per_writer,
                         read_size_bytes, deadline_s, deadline_s=deadline_s)
@@ -300,13 +290,7 @@ def _fifo_atomicity(record_bytes, writers, records_per_writer, read_size, deadli
             os.close(r)
             for child in children:
                 child.close()
-    view = memoryview(stream)
-    received = len(stream) // record_bytes
-    torn = 0
-    for k in range(received):
-        rec = view[k * record_bytes:(k + 1) * record_bytes]
-        if rec.tobytes().count(rec[0]) != record_bytes:
-            torn += 1
+    received, torn = count_torn(stream, record_bytes)
     return AtomicityResult(writers, record_bytes, records_per_writer, buf_bytes, read_size,
                            received, torn)
 

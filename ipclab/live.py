@@ -27,7 +27,7 @@ import sys
 import time
 from typing import Any, Callable, Iterable
 
-from ._check import check_choice, check_seconds
+from ._check import check_choice, check_choice_list, check_seconds
 
 __all__ = ["LivePlot", "live", "live_pipe_fill", "live_throughput", "live_load",
            "DEFAULT_MAX_FPS", "PROGRESS_AFTER_S", "frontend"]
@@ -365,16 +365,7 @@ def live_load(models=("fork-per-request", "prefork"), *, requests: int = 2000,
     from . import webserver
     from .plots.web import _draw_rps_over_time
 
-    if isinstance(models, str):
-        models = (models,)
-    if not hasattr(models, "__iter__"):
-        raise TypeError(f"models must be a model name or a list of them from "
-                        f"{', '.join(webserver.MODELS)}, got {models!r}")
-    models = tuple(models)
-    if not models:
-        raise ValueError(f"models must name at least one of {', '.join(webserver.MODELS)}, got none")
-    for i, m in enumerate(models):
-        check_choice(f"models[{i}]", m, webserver.MODELS)
+    models = check_choice_list("models", models, webserver.MODELS)
     # Creating the generators checks every argument before any server starts.
     runs = [(m, webserver.watch_load(m, requests, concurrency, keepalive, body_bytes, pool_size,
                                      deadline_s, 0, sample_interval_s)) for m in models]

@@ -11,7 +11,10 @@ the caller is a multi-threaded Jupyter kernel (:mod:`ipclab.isolate`).
 from __future__ import annotations
 
 import errno
-import fcntl
+try:
+    import fcntl
+except ImportError:  # Windows: every experiment says so when called (_platform.require)
+    fcntl = None
 import os
 import signal
 import time
@@ -19,7 +22,7 @@ from typing import Iterator, NamedTuple
 
 from . import _platform, isolate
 from ._check import GIB, MIB, check_bytes, check_choice, check_int, check_seconds
-from ._resources import close_end, close_quietly, open_pipe
+from ._resources import close_end, open_pipe
 from .errors import LimitError
 from .process import start_child
 
@@ -505,14 +508,46 @@ class AtomicityResult(NamedTuple):
     records_torn: int
 
 
-def _write_records(go_r: int, w: int, marker: int, record_bytes: int, count: int) -> int:
-    os.read(go_r, 1)  # wait for the start signal (EOF when the parent closes its end)
+def write_records(fd: int, marker: int, record_bytes: int, count: int) -> int:
+    """Write ``count`` records of ``record_bytes`` bytes, each all ``marker``, one ``write()``
+    per record (looped only if the kernel takes less). Returns ``count``."""
     record = bytes([marker]) * record_bytes
     for _ in range(count):
         view = memoryview(record)
         while view:  # a blocking write of any size returns only when all is written
-            view = view[os.write(w, view):]
+            view = view[os.write(fd, view):]
     return count
+
+
+def count_torn(stream, record_bytes: int) -> tuple:
+    """``(records, torn)``: whole records in ``stream`` and those whose bytes are not all one
+    writer's marker."""
+    view = memoryview(stream)
+    records = len(stream) // record_bytes
+    torn = 0
+    for k in range(records):
+        rec = view[k * record_bytes:(k + 1) * record_bytes]
+        if rec.tobytes().count(rec[0]) != record_bytes:
+            torn += 1
+    return records, torn
+
+
+def check_atomicity_args(record_bytes, writers, records_per_writer, read_size_bytes, deadline_s):
+    """Validate the arguments of an atomicity experiment (pipes and FIFOs alike)."""
+    record_bytes = check_bytes("record_bytes", record_bytes, 1, 4 * MIB)
+    writers = check_int("writers", writers, 1, 64)
+    records_per_writer = check_int("records_per_writer", records_per_writer, 1, 100_000)
+    read_size_bytes = check_bytes("read_size_bytes", read_size_bytes, 1, 16 * MIB)
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    if writers * records_per_writer * record_bytes > GIB:
+        raise ValueError("writers * records_per_writer * record_bytes must be at most 1 GiB, "
+                         f"got {writers * records_per_writer * record_bytes}")
+    return record_bytes, writers, records_per_writer, read_size_bytes, deadline_s
+
+
+def _write_records(go_r: int, w: int, marker: int, record_bytes: int, count: int) -> int:
+    os.read(go_r, 1)  # wait for the start signal (EOF when the parent closes its end)
+    return write_records(w, marker, record_bytes, count)
 
 
 def pipe_buf_atomicity(record_bytes: int = 4096, writers: int = 4, records_per_writer: int = 100,
@@ -524,14 +559,8 @@ def pipe_buf_atomicity(record_bytes: int = 4096, writers: int = 4, records_per_w
     Writes up to ``PIPE_BUF`` (4,096 bytes on Linux) are atomic, so such records never tear;
     larger ones can, most often when the reader reads in small pieces.
     """
-    record_bytes = check_bytes("record_bytes", record_bytes, 1, 4 * MIB)
-    writers = check_int("writers", writers, 1, 64)
-    records_per_writer = check_int("records_per_writer", records_per_writer, 1, 100_000)
-    read_size_bytes = check_bytes("read_size_bytes", read_size_bytes, 1, 16 * MIB)
-    deadline_s = check_seconds("deadline_s", deadline_s)
-    if writers * records_per_writer * record_bytes > GIB:
-        raise ValueError("writers * records_per_writer * record_bytes must be at most 1 GiB, "
-                         f"got {writers * records_per_writer * record_bytes}")
+    record_bytes, writers, records_per_writer, read_size_bytes, deadline_s = check_atomicity_args(
+        record_bytes, writers, records_per_writer, read_size_bytes, deadline_s)
     _platform.require("fork", "pipe")
     return isolate.call(_pipe_buf_atomicity, record_bytes, writers, records_per_writer,
                         read_size_bytes, deadline_s, deadline_s=deadline_s)
@@ -560,13 +589,7 @@ def _pipe_buf_atomicity(record_bytes, writers, records_per_writer, read_size, de
             for child in children:
                 child.close()
         buf_bytes = os.fpathconf(r, "PC_PIPE_BUF")
-    view = memoryview(stream)
-    received = len(stream) // record_bytes
-    torn = 0
-    for k in range(received):
-        rec = view[k * record_bytes:(k + 1) * record_bytes]
-        if rec.tobytes().count(rec[0]) != record_bytes:
-            torn += 1
+    received, torn = count_torn(stream, record_bytes)
     return AtomicityResult(writers, record_bytes, records_per_writer, buf_bytes, read_size,
                            received, torn)
 

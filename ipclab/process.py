@@ -41,6 +41,7 @@ __all__ = ["ChildExit", "Child", "start_child", "run_child", "call_in_child", "s
 DEFAULT_DEADLINE_S = 10.0
 
 _HEADER = struct.Struct("!Q")  # length of the pickled report that follows
+_SIGKILL = getattr(signal, "SIGKILL", 9)  # Windows has none; ipclab refuses to fork there
 _POLL_S = 0.005  # wait step where there is no pidfd (macOS)
 
 
@@ -97,7 +98,6 @@ _prctl = None
 
 def _die_with_parent(parent_pid: int) -> None:
     """In a fresh child: ask Linux to SIGKILL us when the parent dies (no orphans)."""
-    global _prctl
     if _prctl is not None:
         _prctl(1, signal.SIGKILL)  # 1 == PR_SET_PDEATHSIG
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
@@ -205,7 +205,7 @@ class Child:
         return self._started + self.deadline_s - time.monotonic()
 
     # -- control --------------------------------------------------------------------------
-    def kill(self, sig: int = signal.SIGKILL) -> None:
+    def kill(self, sig: int = _SIGKILL) -> None:
         """Send ``sig`` to the child's whole process group (ignored if it is gone)."""
         if self._status is not None:
             return
@@ -479,7 +479,7 @@ class Program:
         """True while the program runs."""
         return self._exit is None and self.popen.poll() is None
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
+    def kill(self, sig: int = _SIGKILL) -> None:
         """Send ``sig`` to the program's process group (ignored if it is gone)."""
         if self.popen.returncode is not None:
             return

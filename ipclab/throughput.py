@@ -28,7 +28,8 @@ import time
 from typing import Iterator, NamedTuple
 
 from . import _platform, isolate
-from ._check import GIB, MAX_DEADLINE_S, check_bytes, check_choice, check_int, check_int_list
+from ._check import (GIB, MAX_DEADLINE_S, check_bytes, check_choice, check_choice_list,
+                     check_int, check_int_list)
 from ._resources import close_quietly, open_pipe, private_dir
 from .errors import IpclabError, UnsupportedPlatformError
 from .process import start_child
@@ -80,19 +81,7 @@ class LatencyPoint(NamedTuple):
 
 # -- checks ------------------------------------------------------------------------------
 def _check_mechanisms(mechanisms) -> tuple:
-    if isinstance(mechanisms, str):
-        mechanisms = (mechanisms,)
-    if not hasattr(mechanisms, "__iter__"):
-        raise TypeError(f"mechanisms must be a list of names from {', '.join(MECHANISMS)}, "
-                        f"got {mechanisms!r}")
-    mechanisms = tuple(mechanisms)
-    if not mechanisms:
-        raise ValueError(f"mechanisms must name at least one of {', '.join(MECHANISMS)}")
-    for i, name in enumerate(mechanisms):
-        check_choice(f"mechanisms[{i}]", name, MECHANISMS)
-    if len(set(mechanisms)) != len(mechanisms):
-        raise ValueError(f"mechanisms must not repeat a name, got {mechanisms!r}")
-    return mechanisms
+    return check_choice_list("mechanisms", mechanisms, MECHANISMS)
 
 
 def placement_cpus(placement: str) -> tuple | None:

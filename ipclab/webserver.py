@@ -49,7 +49,8 @@ import time
 from typing import Iterator, NamedTuple
 
 from . import _platform, isolate
-from ._check import MAX_DEADLINE_S, MIB, check_bytes, check_choice, check_int, check_seconds
+from ._check import (MAX_DEADLINE_S, MIB, check_bytes, check_choice, check_choice_list,
+                     check_int, check_seconds)
 from ._resources import close_quietly
 from .errors import ChildFailedError, ChildTimeoutError, IpclabError
 from .process import start_child
@@ -918,14 +919,7 @@ def compare(models=MODELS, requests: int = 200, concurrency: int = 4, keepalive:
             port: int = 0, *, service_s: float = 0.0) -> list:
     """:func:`load_run` for each of ``models`` in turn, same load; a list of
     :class:`LoadResult` in the order given. ``deadline_s`` bounds the whole comparison."""
-    if isinstance(models, str) or not hasattr(models, "__iter__"):
-        raise TypeError(f"models must be a list of names from {', '.join(MODELS)}, "
-                        f"got {models!r}")
-    models = tuple(models)
-    if not models:
-        raise ValueError(f"models must name at least one of {', '.join(MODELS)}, got none")
-    for i, m in enumerate(models):
-        check_choice(f"models[{i}]", m, MODELS)
+    models = check_choice_list("models", models, MODELS)
     _, *args = _check_load(models[0], requests, concurrency, keepalive, body_bytes, pool_size,
                            deadline_s, port, service_s)
     _platform.require("fork", "pipe")

@@ -288,7 +288,7 @@ CASES = [(qual, param, bad)
 
 #: Valid values for parameters that have no default, so that only the bad one is wrong.
 REQUIRED = {"model": "prefork", "mechanism": "pipe", "write_size_bytes": 4096,
-            "requested_bytes": 4096, "message_bytes": 64}
+            "requested_bytes": 4096, "message_bytes": 64, "commands": [["true"]]}
 
 
 def _valid_required(func, skip: str) -> dict:
@@ -348,3 +348,73 @@ def test_soak_twenty_rounds_keep_fds_children_and_memory_flat(mode, capsys, monk
               f"RSS {rss0 / 2**20:.1f} -> {rss1 / 2**20:.1f} MiB")
     assert fds1 == fds0 and kids1 == kids0
     assert rss1 - rss0 < 16 * 2**20, "memory grew by more than 16 MiB over 20 rounds"
+
+
+# -- privacy -----------------------------------------------------------------------------------
+def _during(delay_s: float, look, experiment):
+    """Run ``experiment()`` and call ``look()`` once, ``delay_s`` seconds in, while it runs."""
+    seen = []
+
+    def handler(signum, frame):
+        seen.append(look())
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, delay_s)
+    try:
+        result = experiment()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert seen, "the experiment ended before it could be looked at"
+    return result, seen[0]
+
+
+def _private_files() -> list:
+    """(path, mode, owner, is_fifo) of everything under ipclab's directories in TMPDIR."""
+    import tempfile
+
+    found = []
+    for top in os.listdir(tempfile.gettempdir()):
+        if not top.startswith("ipclab-"):
+            continue
+        for root, dirs, files in os.walk(os.path.join(tempfile.gettempdir(), top)):
+            for path in [root] + [os.path.join(root, f) for f in files]:
+                st = os.lstat(path)
+                found.append((path, stat.S_IMODE(st.st_mode), st.st_uid, stat.S_ISFIFO(st.st_mode)))
+    return found
+
+
+@pytest.mark.parametrize("mode", ["never", "always"], ids=["direct", "helper"])
+def test_fifos_live_in_owner_only_directories(mode, monkeypatch):
+    monkeypatch.setenv("IPCLAB_ISOLATE", mode)
+    _, files = _during(0.4, _private_files,
+                       lambda: ipclab.fifos.blocking_open("read", delay_s=1.0))
+    assert any(fifo for *_, fifo in files), f"no FIFO seen while the open blocked: {files}"
+    for path, mode_bits, uid, fifo in files:
+        assert uid == os.getuid(), path
+        assert mode_bits & 0o077 == 0, f"{path} is open to others: {oct(mode_bits)}"
+        if not fifo and os.path.isdir(path):
+            assert mode_bits == 0o700, path
+
+
+def _listening() -> list:
+    """(pid, address) of every listening inet socket of this process and its descendants."""
+    me = psutil.Process()
+    found = []
+    for p in [me] + me.children(recursive=True):
+        try:
+            conns = p.net_connections(kind="inet") if hasattr(p, "net_connections") else p.connections(kind="inet")
+        except psutil.Error:
+            continue
+        found += [(p.pid, c.laddr.ip) for c in conns if c.status == psutil.CONN_LISTEN]
+    return found
+
+
+@pytest.mark.parametrize("model", ["single", "fork-per-request", "prefork"])
+def test_web_server_listens_on_loopback_only(model):
+    requests = 200 if model == "fork-per-request" else 2000  # about a second each here
+    result, listening = _during(0.15, _listening, lambda: ipclab.webserver.load_run(
+        model, requests=requests, concurrency=2, pool_size=2, service_s=0.0005))
+    assert result.requests == requests
+    assert listening, "no listening socket seen during the load run"
+    assert {ip for _, ip in listening} == {"127.0.0.1"}

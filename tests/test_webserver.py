@@ -456,8 +456,9 @@ def test_watch_load_refuses_bad_sample_interval():
         ws.watch_load("prefork", sample_interval_s=0)
 
 
-@pytest.mark.parametrize("models, error", [((), ValueError), ("prefork", TypeError),
-                                           (None, TypeError), (("prefork", "x"), ValueError)])
+@pytest.mark.parametrize("models, error", [((), ValueError), (b"prefork", TypeError),
+                                           (None, TypeError), (("prefork", "x"), ValueError),
+                                           (("prefork", "prefork"), ValueError)])
 def test_compare_refuses_bad_model_lists(models, error):
     with pytest.raises(error, match="models"):
         ws.compare(models)
