@@ -10,13 +10,15 @@ needs (d2l style)::
     ipclab.throughput.sweep(("pipe", "shm"))  # the shoot-out (yields points)
     ipclab.webserver.compare()                # fork per request vs prefork
 
-Figures live apart (``from ipclab import plots, live, widgets``) and are imported only when
-asked for. Importing ipclab has no side effects: no process is forked, no thread started, no
-plotting setting changed.
+Figures live apart (``from ipclab import plots, live, widgets``). Every module but the
+pipes is imported on first use, so that the helper process that runs an experiment inside
+Jupyter (:mod:`ipclab.isolate`) starts fast. Importing ipclab has no side effects: no process
+is forked, no thread started, no plotting setting changed.
 """
 
-from . import (conversation, exercises, facts, fifos, isolation, pipeline, pipes, process,
-               shm, speedup, throughput, webserver)
+import importlib as _importlib
+
+from . import facts, pipes, process
 from .errors import (ChildFailedError, ChildTimeoutError, IpclabError, LimitError,
                      UnsupportedPlatformError)
 from .facts import Facts, measure_facts
@@ -47,6 +49,21 @@ __all__ = [
     "Child", "ChildExit", "call_in_child", "run_child", "signal_name", "start_child",
     "style",
 ]
+
+
+#: Modules imported on first attribute access (``ipclab.fifos``), PEP 562.
+_LAZY = ("conversation", "exercises", "fifos", "isolation", "pipeline", "shm", "speedup",
+         "throughput", "webserver", "plots", "live", "widgets", "report")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return _importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'ipclab' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def style(name: str = "projector"):
