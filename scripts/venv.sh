@@ -3,7 +3,13 @@
 # Usage: source scripts/venv.sh lab|test,lab
 extras="$1"
 if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
+    # Debian and Ubuntu ship venv separately (python3-venv); fall back to virtualenv from PyPI.
+    if ! python3 -m venv .venv 2>/dev/null; then
+        rm -rf .venv
+        echo "python3 -m venv is not available here; using virtualenv from PyPI instead"
+        python3 -m pip install --quiet --user virtualenv
+        python3 -m virtualenv --quiet .venv
+    fi
 fi
 PY="$PWD/.venv/bin/python"
 stamp=".venv/.ipclab-installed-$extras"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -43,6 +44,13 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted; everything the experiment started was stopped", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Our reader left (`... | head`): the experiment is already stopped; end quietly as a
+        # Unix tool killed by SIGPIPE would, and keep Python from complaining at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + 13
     except (ValueError, TypeError) as exc:
         parser.exit(2, f"{parser.prog} {args.command}: error: {exc}\n")
 
