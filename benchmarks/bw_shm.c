@@ -21,13 +21,6 @@ struct bells {
     sem_t full_slots;
 };
 
-static void sem_wait_checked(sem_t *s)
-{
-    while (sem_wait(s) == -1)
-        if (errno != EINTR)
-            die("sem_wait");
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 6) {
@@ -66,9 +59,7 @@ int main(int argc, char **argv)
     if (pipe(go) == -1)
         die("pipe");
 
-    pid_t writer = fork();
-    if (writer == -1)
-        die("fork");
+    pid_t writer = fork_or_die();
     if (writer == 0) {
         close(go[1]);
         pin(wcpu);
@@ -95,9 +86,7 @@ int main(int argc, char **argv)
         }
         _exit(0);
     }
-    pid_t reader = fork();
-    if (reader == -1)
-        die("fork");
+    pid_t reader = fork_or_die();
     if (reader == 0) {
         close(go[1]);
         pin(rcpu);

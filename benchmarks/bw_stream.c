@@ -50,9 +50,7 @@ int main(int argc, char **argv)
     if (pipe(go) == -1)
         die("pipe");
 
-    pid_t writer = fork();
-    if (writer == -1)
-        die("fork");
+    pid_t writer = fork_or_die();
     if (writer == 0) {
         close(go[1]); /* only the parent says go */
         pin(wcpu);
@@ -71,9 +69,7 @@ int main(int argc, char **argv)
         close(fd); /* reader sees EOF */
         _exit(0);
     }
-    pid_t reader = fork();
-    if (reader == -1)
-        die("fork");
+    pid_t reader = fork_or_die();
     if (reader == 0) {
         close(go[1]);
         pin(rcpu);

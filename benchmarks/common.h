@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +30,23 @@ static inline void die(const char *what)
 {
     fprintf(stderr, "%s: %s\n", what, strerror(errno));
     _exit(1);
+}
+
+/* fork(), or die saying so. */
+static inline pid_t fork_or_die(void)
+{
+    pid_t pid = fork();
+    if (pid == -1)
+        die("fork");
+    return pid;
+}
+
+/* sem_wait(), retried when a signal interrupts it. */
+static inline void sem_wait_checked(sem_t *s)
+{
+    while (sem_wait(s) == -1)
+        if (errno != EINTR)
+            die("sem_wait");
 }
 
 static inline double now_s(void)

@@ -18,13 +18,6 @@ struct bells {
     sem_t pong;
 };
 
-static void sem_wait_checked(sem_t *s)
-{
-    while (sem_wait(s) == -1)
-        if (errno != EINTR)
-            die("sem_wait");
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 6) {
@@ -59,9 +52,7 @@ int main(int argc, char **argv)
     if (pipe(go) == -1)
         die("pipe");
 
-    pid_t client = fork();
-    if (client == -1)
-        die("fork");
+    pid_t client = fork_or_die();
     if (client == 0) {
         close(go[1]);
         pin(ccpu);
@@ -90,9 +81,7 @@ int main(int argc, char **argv)
         print_times("shm", msg, times, runs);
         _exit(0);
     }
-    pid_t server = fork();
-    if (server == -1)
-        die("fork");
+    pid_t server = fork_or_die();
     if (server == 0) {
         close(go[1]);
         pin(scpu);

@@ -53,9 +53,7 @@ int main(int argc, char **argv)
         die("pipe");
     int is_fifo = req[0] != 0;
 
-    pid_t client = fork();
-    if (client == -1)
-        die("fork");
+    pid_t client = fork_or_die();
     if (client == 0) {
         close(go[1]);
         pin(ccpu);
@@ -80,9 +78,7 @@ int main(int argc, char **argv)
         print_times(mech, msg, times, runs);
         _exit(0);
     }
-    pid_t server = fork();
-    if (server == -1)
-        die("fork");
+    pid_t server = fork_or_die();
     if (server == 0) {
         close(go[1]);
         pin(scpu);

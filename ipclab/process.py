@@ -169,7 +169,31 @@ def _max_fd() -> int:
         return 1024
 
 
-class Child:
+class _Supervised:
+    """What a :class:`Child` and a :class:`Program` share: ``with`` closes them (kill what
+    still runs, reap it), so does garbage collection as a last resort, and a short repr."""
+
+    pid: int
+    deadline_s: float
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # last resort; callers should close()
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        state = "running" if self.alive() else "ended"
+        return f"<{type(self).__name__} pid={self.pid} {state} deadline_s={self.deadline_s:g}>"
+
+
+class Child(_Supervised):
     """A running child process. Use :func:`start_child` to make one.
 
     Use it as a context manager, or call :meth:`close`: both kill the child's process group if
@@ -266,22 +290,6 @@ class Child:
             self.kill(signal.SIGKILL)
             self._reap()
         self._close_fds()
-
-    def __enter__(self) -> "Child":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # last resort; callers should close()
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __repr__(self) -> str:
-        state = "running" if self.alive() else "ended"
-        return f"<Child pid={self.pid} {state} deadline_s={self.deadline_s:g}>"
 
     # -- internals ------------------------------------------------------------------------
     def _has_exited(self) -> bool:
@@ -456,7 +464,7 @@ class ProgramExit(NamedTuple):
         return self
 
 
-class Program:
+class Program(_Supervised):
     """A running program; use :func:`start_program` to make one.
 
     As a context manager (or with :meth:`close`) it kills the program's process group if it
@@ -528,21 +536,6 @@ class Program:
         if self._exit is None:
             self._finish(False)
 
-    def __enter__(self) -> "Program":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # last resort; callers should close()
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __repr__(self) -> str:
-        state = "running" if self.alive() else "ended"
-        return f"<Program pid={self.pid} {state} deadline_s={self.deadline_s:g}>"
 
 
 def start_program(argv, deadline_s: float = DEFAULT_DEADLINE_S, *, input: bytes | None = None,

@@ -31,23 +31,26 @@ def pytest_unconfigure(config):
 
 @pytest.fixture(autouse=True, scope="session")
 def _matplotlib_fonts_loaded():
-    """matplotlib keeps each font file it loads open for the life of the process: load the
-    fonts once up front, or the leak check would blame whichever test draws text first."""
+    """matplotlib keeps each font file it loads open for the life of the process (a cache):
+    load them all once up front — both styles, log axes, math text — or the leak check would
+    blame whichever test draws text first."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
-        from matplotlib.figure import Figure
+        from ipclab import plots
     except ImportError:
         yield
         return
-    fig = Figure()
-    ax = fig.add_subplot()
-    ax.set_title("warm-up", fontweight="bold")
-    ax.plot([1, 2], [1, 2], label="x")
-    ax.legend()
-    fig.savefig(os.devnull, format="svg")
-    fig.savefig(os.devnull, format="png")
+    for name in plots.STYLES:
+        with plots.style(name):
+            fig, ax = plots.new_figure()
+            ax.plot([1, 1000], [1, 1000], label="x")
+            ax.set_yscale("log")
+            ax.set_title("warm-up 2ⁿ µs – $x^2$", fontweight="bold")
+            ax.legend()
+            fig._repr_png_()
+            fig.savefig(os.devnull, format="svg")
     yield
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
-import signal
 import tempfile
 import threading
 import time
@@ -19,6 +18,8 @@ import pytest
 
 from ipclab import _platform, isolate, pipes, process
 from ipclab.errors import ChildFailedError, ChildTimeoutError
+
+from .helpers import keyboard_interrupt_after
 
 TESTS = Path(__file__).resolve().parent
 
@@ -59,33 +60,6 @@ def _nothing_left(dirs_before: set, timeout_s: float = 1.0) -> bool:
             return True
         time.sleep(0.01)
     return False
-
-
-@contextlib.contextmanager
-def keyboard_interrupt_after(seconds: float, fired: list, times: int = 1):
-    """Raise KeyboardInterrupt in the main thread after ``seconds`` (SIGALRM), ``times``
-    times 5 ms apart (an impatient user), appending the time of each to ``fired``; restore
-    pytest-timeout's handler and timer afterwards."""
-
-    def handler(signum, frame):
-        if len(fired) >= times:
-            return
-        fired.append(time.monotonic())
-        if len(fired) == times:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        raise KeyboardInterrupt
-
-    old_handler = signal.signal(signal.SIGALRM, handler)
-    old_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds, 0.005)
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old_handler)
-        if old_delay:
-            signal.setitimer(signal.ITIMER_REAL,
-                             max(old_delay - (time.monotonic() - started), 0.001))
 
 
 # -- modes ---------------------------------------------------------------------------------

@@ -8,19 +8,7 @@ import time
 import pytest
 
 import ipclab
-from ipclab import live, plots
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fonts_loaded():
-    """matplotlib keeps font files it loads open (a cache): load them before the leak check."""
-    for name in plots.STYLES:
-        with plots.style(name):
-            fig, ax = plots.new_figure()
-            ax.plot([1, 1000], [1, 1000])
-            ax.set_yscale("log")
-            ax.set_title("warm-up 2ⁿ µs – $x^2$")
-            fig._repr_png_()
+from ipclab import live
 
 
 def test_outside_jupyter_live_plots_draw_off_screen():

@@ -21,20 +21,6 @@ from ipclab import plots
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fonts_loaded():
-    """Render once in both styles first: matplotlib keeps each font file it loads open for
-    good (a cache), which the leak fixture would otherwise blame on the first test."""
-    for name in plots.STYLES:
-        with plots.style(name):
-            fig, ax = plots.new_figure()
-            ax.plot([1, 1000], [1, 1000])
-            ax.set_yscale("log")  # its tick labels are mathtext: more fonts
-            ax.set_title("warm-up 2ⁿ µs – $x^2$")
-            ax.set_xlabel("x")
-            fig._repr_png_()
-
-
 # -- real results, measured once per module ------------------------------------------------
 @pytest.fixture(scope="module")
 def fills():

@@ -20,6 +20,8 @@ import pytest
 
 from ipclab import process
 from ipclab.errors import ChildFailedError, ChildTimeoutError
+
+from .helpers import keyboard_interrupt_after
 from ipclab.process import call_in_child, run_child, start_child
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,27 +90,6 @@ def _wait_gone(pid: int, create_time: float, timeout_s: float = 2.0) -> bool:
             return True
         time.sleep(0.01)
     return _gone(pid, create_time)
-
-
-@contextlib.contextmanager
-def keyboard_interrupt_after(seconds: float):
-    """Raise KeyboardInterrupt in the main thread after ``seconds`` (SIGALRM), as the stop
-    button does; restore the previous handler and timer (pytest-timeout's) afterwards."""
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    old_handler = signal.signal(signal.SIGALRM, handler)
-    old_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old_handler)
-        if old_delay:
-            signal.setitimer(signal.ITIMER_REAL,
-                             max(old_delay - (time.monotonic() - started), 0.001))
 
 
 # -- results and exit statuses -------------------------------------------------------------

@@ -25,31 +25,10 @@ from ipclab import pipes, process
 from ipclab._resources import open_pipe, private_dir, shm_name
 
 from .blocking import BLOCKING, SOAK
+from .helpers import keyboard_interrupt_after
 
 
 # -- interrupts -----------------------------------------------------------------------------
-class _Alarm:
-    """Raise KeyboardInterrupt in the main thread after ``delay_s`` — what the kernel's stop
-    button (SIGINT) does to a running cell."""
-
-    def __init__(self, delay_s: float):
-        self.delay_s = delay_s
-        self.fired_at: float | None = None
-
-    def _fire(self, signum, frame):
-        self.fired_at = time.monotonic()
-        raise KeyboardInterrupt
-
-    def __enter__(self):
-        self.old = signal.signal(signal.SIGALRM, self._fire)
-        signal.setitimer(signal.ITIMER_REAL, self.delay_s)
-        return self
-
-    def __exit__(self, *exc):
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self.old)
-
-
 @pytest.mark.parametrize("delay_s", [0.05, 0.6])
 @pytest.mark.parametrize("mode", ["never", "always"], ids=["direct", "helper"])
 @pytest.mark.parametrize("name", sorted(BLOCKING))
@@ -57,9 +36,9 @@ def test_interrupt_returns_within_a_second_and_leaves_nothing(name, mode, delay_
     """Interrupted while starting (50 ms) or while blocked (600 ms), directly or in the helper
     process a Jupyter kernel uses."""
     monkeypatch.setenv("IPCLAB_ISOLATE", mode)
-    with pytest.raises(KeyboardInterrupt), _Alarm(delay_s) as alarm:
+    with pytest.raises(KeyboardInterrupt), keyboard_interrupt_after(delay_s) as fired:
         BLOCKING[name]()
-    back = time.monotonic() - alarm.fired_at
+    back = time.monotonic() - fired[0]
     assert back < 1.0, f"{name}: control came back {back:.2f} s after the interrupt"
 
 

@@ -21,20 +21,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fonts_loaded():
-    """matplotlib keeps font files it loads open (a cache): load them before the leak check."""
-    from ipclab import plots
-
-    for name in plots.STYLES:
-        with plots.style(name):
-            fig, ax = plots.new_figure()
-            ax.plot([1, 1000], [1, 1000])
-            ax.set_yscale("log")
-            ax.set_title("warm-up 2ⁿ µs – $x^2$")
-            fig._repr_png_()
-
-
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
     """The real command, once: a fresh process, the Agg backend, no display."""

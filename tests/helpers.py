@@ -1,0 +1,34 @@
+"""Helpers shared by the tests."""
+
+import contextlib
+import signal
+import time
+
+
+@contextlib.contextmanager
+def keyboard_interrupt_after(seconds: float, fired: list | None = None, times: int = 1):
+    """Raise KeyboardInterrupt in the main thread after ``seconds`` (SIGALRM) — what the
+    kernel's stop button does to a running cell — ``times`` times 5 ms apart (an impatient
+    user), appending the time of each to ``fired``; restore the previous handler and timer
+    (pytest-timeout's) afterwards."""
+    fired = [] if fired is None else fired
+
+    def handler(signum, frame):
+        if len(fired) >= times:
+            return
+        fired.append(time.monotonic())
+        if len(fired) == times:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        raise KeyboardInterrupt
+
+    old_handler = signal.signal(signal.SIGALRM, handler)
+    old_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds, 0.005)
+    started = time.monotonic()
+    try:
+        yield fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_delay:
+            signal.setitimer(signal.ITIMER_REAL,
+                             max(old_delay - (time.monotonic() - started), 0.001))
