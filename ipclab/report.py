@@ -30,7 +30,7 @@ import time
 import traceback
 from typing import Any, NamedTuple
 
-from ._check import check_choice
+from ._check import check_choice, check_choice_list, check_int
 
 __all__ = ["Section", "ReportResult", "SECTIONS", "build_report"]
 
@@ -436,16 +436,9 @@ def build_report(out_dir: str, quick: bool = False, *, style: str = "default",
     if sections is None:
         chosen = list(SECTIONS)
     else:
-        if isinstance(sections, str) or not hasattr(sections, "__iter__"):
-            raise TypeError(f"sections must be a list of names from {', '.join(keys)}, got {sections!r}")
-        names = list(sections)
-        if not names:
-            raise ValueError(f"sections must name at least one of {', '.join(keys)}, got none")
-        for i, n in enumerate(names):
-            check_choice(f"sections[{i}]", n, keys)
+        names = check_choice_list("sections", sections, keys)
         chosen = [s for s in SECTIONS if s[0] in names]
-    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 50 <= dpi <= 600:
-        raise ValueError(f"dpi must be an int from 50 to 600, got {dpi!r}")
+    check_int("dpi", dpi, 50, 600)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"out_dir must be a directory, got {out_dir!r}, which is a file")
     os.makedirs(out_dir, exist_ok=True)
