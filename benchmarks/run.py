@@ -66,7 +66,8 @@ def run_c(argv: list) -> list:
     return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
 
 
-def c_throughput(mechanism, size, messages, repeats, cpus) -> float:
+def c_throughput(mechanism, size, messages, repeats, cpus) -> tuple:
+    """(median, best) bytes per second of the C reference, the warm-up run dropped."""
     w, r = cpus if cpus else (-1, -1)
     if mechanism == "shm":
         argv = [os.path.join(BIN, "bw_shm"), str(size)]
@@ -77,7 +78,8 @@ def c_throughput(mechanism, size, messages, repeats, cpus) -> float:
     return messages * size / statistics.median(times), messages * size / min(times)
 
 
-def c_latency(mechanism, size, round_trips, repeats, cpus) -> float:
+def c_latency(mechanism, size, round_trips, repeats, cpus) -> tuple:
+    """(median, best) seconds per round trip of the C reference, the warm-up run dropped."""
     w, r = cpus if cpus else (-1, -1)
     if mechanism == "shm":
         argv = [os.path.join(BIN, "lat_shm"), str(size)]

@@ -30,7 +30,7 @@ from typing import Iterator, NamedTuple
 from . import _platform, isolate
 from ._check import (GIB, MAX_DEADLINE_S, check_bytes, check_choice, check_choice_list,
                      check_int, check_int_list)
-from ._resources import close_quietly, open_pipe, private_dir
+from ._resources import close_end, close_quietly, open_pipe, private_dir
 from .errors import IpclabError, UnsupportedPlatformError
 from .process import start_child
 from .shm import Segment, _check_room, _semaphore
@@ -295,12 +295,34 @@ def _wait_all(children) -> list:
     return [results[c] for c in children]
 
 
+def _run_children(specs, go: list, parent_fds: list, deadline_s: float) -> list:
+    """Start a child per ``(target, args, pass_fds)``, each given ``go[0]`` last; close the
+    parent's copies of ``parent_fds`` (so that end of file works) and the go pipe's write end
+    (which starts them all at once); wait for all and return their results in order."""
+    children = []
+    try:
+        for target, args, keep in specs:
+            children.append(start_child(target, *args, go[0], pass_fds=(go[0], *keep),
+                                        deadline_s=deadline_s))
+        close_quietly(*parent_fds)  # only the children hold the ends now
+        parent_fds.clear()
+        close_end(go, 1)  # start!
+        return _wait_all(children)
+    finally:
+        for child in children:
+            child.close()
+
+
+def _fd_ends(*ends) -> tuple:
+    """The ends that are fds (a child must keep them); FIFO paths need nothing kept."""
+    return tuple({e for e in ends if isinstance(e, int)})
+
+
 def _run_pair(mechanism: str, message_bytes: int, args: tuple, cpus: tuple | None,
               deadline_s: float) -> list:
     """Run a writer child and a reader child of one throughput experiment; return
     ``[writer_result, reader_result]``. ``args`` go to both after the endpoint."""
     cpu_w, cpu_r = cpus if cpus else (None, None)
-    children = []
     with private_dir() as directory, open_pipe() as go:
         fds: list = []
         try:
@@ -309,13 +331,10 @@ def _run_pair(mechanism: str, message_bytes: int, args: tuple, cpus: tuple | Non
                 # The name stays until both children end: they attach by it when they start.
                 with Segment.create(slots * message_bytes) as seg:
                     bells = (_semaphore(slots), _semaphore(0))  # free slots, full slots
-                    for target, cpu in ((_shm_writer, cpu_w), (_shm_reader, cpu_r)):
-                        children.append(start_child(
-                            target, seg.name, slots, message_bytes, *args, cpu, *bells, go[0],
-                            pass_fds=(go[0],), deadline_s=deadline_s))
-                    close_quietly(go[1])  # start both
-                    go[1] = None
-                    return _wait_all(children)
+                    return _run_children(
+                        [(target, (seg.name, slots, message_bytes, *args, cpu, *bells), ())
+                         for target, cpu in ((_shm_writer, cpu_w), (_shm_reader, cpu_r))],
+                        go, fds, deadline_s)
             if mechanism == "pipe":
                 fds = list(os.pipe())
                 ends = (fds[1], fds[0])
@@ -327,20 +346,13 @@ def _run_pair(mechanism: str, message_bytes: int, args: tuple, cpus: tuple | Non
                 path = os.path.join(directory, "bench.fifo")
                 os.mkfifo(path, 0o600)
                 ends = (path, path)
-            for target, end, cpu in ((_stream_writer, ends[0], cpu_w),
-                                     (_stream_reader, ends[1], cpu_r)):
-                keep = (go[0], end) if isinstance(end, int) else (go[0],)
-                children.append(start_child(target, mechanism, end, message_bytes, *args,
-                                            cpu, go[0], pass_fds=keep, deadline_s=deadline_s))
-            close_quietly(*fds)  # only the children hold the ends now: EOF works
-            fds = []
-            close_quietly(go[1])  # start both
-            go[1] = None
-            return _wait_all(children)
+            return _run_children(
+                [(target, (mechanism, end, message_bytes, *args, cpu), _fd_ends(end))
+                 for target, end, cpu in ((_stream_writer, ends[0], cpu_w),
+                                          (_stream_reader, ends[1], cpu_r))],
+                go, fds, deadline_s)
         finally:
             close_quietly(*fds)
-            for child in children:
-                child.close()
 
 
 def _measure_throughput(mechanism, message_bytes, total_bytes, repeats, cpus) -> list:
@@ -467,51 +479,40 @@ def _measure_latency(mechanism, message_bytes, round_trips, repeats, cpus) -> li
     runs = repeats + 1
     deadline = _deadline_for(2 * message_bytes * round_trips * runs, 2 * round_trips * runs)
     cpu_a, cpu_b = cpus if cpus else (None, None)
-    children = []
     with private_dir() as directory, open_pipe() as go:
         fds: list = []
         try:
             if mechanism == "shm":
                 with Segment.create(message_bytes) as seg:
                     ping, pong = _semaphore(0), _semaphore(0)
-                    for target, cpu in ((_shm_client, cpu_a), (_shm_server, cpu_b)):
-                        children.append(start_child(
-                            target, seg.name, message_bytes, round_trips, runs, cpu, ping, pong,
-                            go[0], pass_fds=(go[0],), deadline_s=deadline))
-                    close_quietly(go[1])
-                    go[1] = None
-                    times = _wait_all(children)[0]
+                    times = _run_children(
+                        [(target, (seg.name, message_bytes, round_trips, runs, cpu, ping, pong), ())
+                         for target, cpu in ((_shm_client, cpu_a), (_shm_server, cpu_b))],
+                        go, fds, deadline)[0]
+                return times[1:]
+            if mechanism == "pipe":
+                there, back = os.pipe(), os.pipe()
+                fds = [*there, *back]
+                client_ends, server_ends = (there[1], back[0]), (there[0], back[1])
+            elif mechanism == "unix":
+                a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                fds = [a.detach(), b.detach()]
+                client_ends, server_ends = (fds[0], fds[0]), (fds[1], fds[1])
             else:
-                if mechanism == "pipe":
-                    there, back = os.pipe(), os.pipe()
-                    fds = [*there, *back]
-                    client_ends, server_ends = (there[1], back[0]), (there[0], back[1])
-                elif mechanism == "unix":
-                    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-                    fds = [a.detach(), b.detach()]
-                    client_ends, server_ends = (fds[0], fds[0]), (fds[1], fds[1])
-                else:
-                    there = os.path.join(directory, "request.fifo")
-                    back = os.path.join(directory, "reply.fifo")
-                    os.mkfifo(there, 0o600)
-                    os.mkfifo(back, 0o600)
-                    client_ends, server_ends = (there, back), (there, back)
-                for target, ends, cpu in ((_stream_client, client_ends, cpu_a),
-                                          (_stream_server, server_ends, cpu_b)):
-                    keep = tuple(e for e in set(ends) if isinstance(e, int))
-                    children.append(start_child(target, mechanism, ends, message_bytes,
-                                                round_trips, runs, cpu, go[0],
-                                                pass_fds=(go[0], *keep), deadline_s=deadline))
-                close_quietly(*fds)
-                fds = []
-                close_quietly(go[1])
-                go[1] = None
-                times = _wait_all(children)[0]
+                there = os.path.join(directory, "request.fifo")
+                back = os.path.join(directory, "reply.fifo")
+                os.mkfifo(there, 0o600)
+                os.mkfifo(back, 0o600)
+                client_ends, server_ends = (there, back), (there, back)
+            times = _run_children(
+                [(target, (mechanism, ends, message_bytes, round_trips, runs, cpu),
+                  _fd_ends(*ends))
+                 for target, ends, cpu in ((_stream_client, client_ends, cpu_a),
+                                           (_stream_server, server_ends, cpu_b))],
+                go, fds, deadline)[0]
+            return times[1:]
         finally:
             close_quietly(*fds)
-            for child in children:
-                child.close()
-    return times[1:]
 
 
 # -- public ------------------------------------------------------------------------------
