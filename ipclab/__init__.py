@@ -19,8 +19,8 @@ is forked, no thread started, no plotting setting changed.
 import importlib as _importlib
 
 from . import facts, pipes, process
-from .errors import (ChildFailedError, ChildTimeoutError, IpclabError, LimitError,
-                     UnsupportedPlatformError)
+from .errors import (ChildFailedError, ChildTimeoutError, ExperimentInterrupted, IpclabError,
+                     LimitError, UnsupportedPlatformError)
 from .facts import Facts, measure_facts
 from .pipes import (AtomicityResult, EofResult, FillResult, FillSample, ReaderBlockResult,
                     ResizeResult, WriterBlockResult, WriteWithoutReaderResult,
@@ -37,7 +37,7 @@ __all__ = [
     "conversation", "exercises", "facts", "fifos", "isolation", "pipeline", "pipes", "process",
     "shm", "speedup", "throughput", "webserver",
     # errors
-    "IpclabError", "ChildFailedError", "ChildTimeoutError", "LimitError",
+    "IpclabError", "ChildFailedError", "ChildTimeoutError", "ExperimentInterrupted", "LimitError",
     "UnsupportedPlatformError",
     # facts and pipes, the course's first experiments
     "Facts", "measure_facts", "AtomicityResult", "EofResult", "FillResult", "FillSample",

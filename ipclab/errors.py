@@ -13,6 +13,7 @@ __all__ = [
     "ChildTimeoutError",
     "ChildFailedError",
     "LimitError",
+    "ExperimentInterrupted",
 ]
 
 
@@ -49,3 +50,23 @@ class ChildFailedError(IpclabError, RuntimeError):
 
 class LimitError(IpclabError, OSError):
     """The system refused because of a limit; the message names the limit and how to see it."""
+
+
+class ExperimentInterrupted(KeyboardInterrupt):
+    """An experiment was stopped by an interrupt (the kernel's stop button, Ctrl-C) and
+    everything it started was cleaned up: its processes killed and reaped, its FIFOs and
+    shared memory removed.
+
+    A :class:`KeyboardInterrupt`, so ``except KeyboardInterrupt`` still catches it. IPython
+    shows it as one line instead of a traceback into ipclab's internals: the interesting
+    part, what was stopped, is all in the message.
+    """
+
+    def __init__(self, what: str = "the experiment"):
+        super().__init__(f"stopped {what}; every process it started was stopped and "
+                         f"nothing was left behind")
+        self.what = what
+
+    def _render_traceback_(self) -> list:
+        """IPython's hook for an exception's own rendering: one line, no traceback."""
+        return [f"Interrupted: {self.args[0]}."]

@@ -36,7 +36,8 @@ from typing import Any, Callable, Iterator
 
 from . import _platform
 from ._resources import SHM_TAG_ENV, TMPDIR_ENV
-from .errors import ChildFailedError, ChildTimeoutError
+from .errors import ChildFailedError, ChildTimeoutError, ExperimentInterrupted
+from .process import InterruptGuard, kill_group, reap_popen
 
 __all__ = ["call", "iterate", "should_isolate", "MODE_ENV"]
 
@@ -65,12 +66,17 @@ def call(func: Callable, *args: Any, deadline_s: float, **kwargs: Any) -> Any:
     ``func`` must be importable by name (defined at module level in a package). The helper
     is killed if it has not answered ``deadline_s`` seconds (plus start-up time) from now.
     """
-    if not should_isolate():
-        return func(*args, **kwargs)
-    with _Helper(func, args, kwargs, deadline_s, "call") as helper:
-        for kind, value in helper.frames():
-            if kind == "done":
-                return value
+    try:
+        if not should_isolate():
+            return func(*args, **kwargs)
+        with _Helper(func, args, kwargs, deadline_s, "call") as helper:
+            for kind, value in helper.frames():
+                if kind == "done":
+                    return value
+    except ExperimentInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise ExperimentInterrupted(_describe(func)) from None
     raise ChildFailedError("helper process ended without a result")  # pragma: no cover
 
 
@@ -80,15 +86,27 @@ def iterate(func: Callable, *args: Any, deadline_s: float, **kwargs: Any) -> Ite
     Runs in a helper process if this one has threads. Leaving the loop early (``break``,
     an exception, KeyboardInterrupt) stops the helper and cleans up.
     """
-    if not should_isolate():
-        yield from func(*args, **kwargs)
-        return
-    with _Helper(func, args, kwargs, deadline_s, "iterate") as helper:
-        for kind, value in helper.frames():
-            if kind == "item":
-                yield value
-            elif kind == "done":
-                return
+    try:
+        if not should_isolate():
+            yield from func(*args, **kwargs)
+            return
+        with _Helper(func, args, kwargs, deadline_s, "iterate") as helper:
+            for kind, value in helper.frames():
+                if kind == "item":
+                    yield value
+                elif kind == "done":
+                    return
+    except ExperimentInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise ExperimentInterrupted(_describe(func)) from None
+
+
+def _describe(func: Callable) -> str:
+    """``"ipclab.pipes.fill_pipe"`` for an experiment's body ``ipclab.pipes._fill_pipe``."""
+    name = getattr(func, "__qualname__", repr(func)).lstrip("_")
+    module = getattr(func, "__module__", None)
+    return f"{module}.{name}" if module else name
 
 
 class _Helper:
@@ -101,6 +119,7 @@ class _Helper:
         self.stderr = tempfile.TemporaryFile(dir=self.tmpdir)
         self.proc: subprocess.Popen | None = None
         self.buffer = bytearray()
+        self.guard = InterruptGuard()
         request = pickle.dumps((func.__module__, func.__qualname__, args, kwargs, mode))
         env = dict(os.environ)
         env[MODE_ENV] = "never"
@@ -110,6 +129,7 @@ class _Helper:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         try:
+            self.guard.install()
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "ipclab.isolate"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
@@ -158,7 +178,8 @@ class _Helper:
         return frame
 
     def _died(self) -> ChildFailedError:
-        status = self.proc.wait()
+        reap_popen(self.proc, _GRACE_S)  # it closed its stdout: it is on its way out
+        status = self.proc.returncode
         self.stderr.seek(0)
         text = self.stderr.read().decode(errors="replace")[-4000:]
         return ChildFailedError(
@@ -169,29 +190,30 @@ class _Helper:
         )
 
     def close(self) -> None:
-        """Stop the helper and remove what it left. An interrupt during the cleanup (the
-        stop button pressed twice) is held back until the cleanup is done, then raised."""
+        """Stop the helper and remove what it left. The stop button pressed again during
+        the cleanup is held back until the cleanup is done (:class:`InterruptGuard`), then
+        raised; an interrupt raised some other way (another signal's handler) makes the
+        cleanup start over, which every step of it allows."""
+        self.guard.hold()
         interrupted = False
         while True:
             try:
                 self._close()
                 break
-            except KeyboardInterrupt:  # every step of _close may be repeated
+            except KeyboardInterrupt:
                 interrupted = True
-        if interrupted:
+        if self.guard.release() or interrupted:
             raise KeyboardInterrupt
 
     def _close(self) -> None:
         proc = self.proc
         if proc is not None:
-            if proc.poll() is None:
-                _signal_group(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    pass
-            _signal_group(proc.pid, signal.SIGKILL)  # and whatever it left in its group
-            proc.wait()
+            if proc.returncode is None:
+                kill_group(proc.pid, signal.SIGTERM)
+                reap_popen(proc, _GRACE_S)
+            if proc.returncode is None:
+                kill_group(proc.pid)  # SIGKILL: the grace was not enough
+                reap_popen(proc)  # also kills whatever it left in its group
             for stream in (proc.stdout, proc.stdin):
                 if stream is not None and not stream.closed:
                     stream.close()
@@ -208,13 +230,6 @@ class _Helper:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 # -- the helper's side -------------------------------------------------------------------

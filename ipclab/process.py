@@ -26,6 +26,7 @@ import select
 import signal
 import struct
 import sys
+import threading
 import time
 import traceback
 from typing import Any, Callable, NamedTuple
@@ -35,7 +36,8 @@ from ._check import check_int, check_seconds
 from ._resources import close_quietly, new_pipe
 from .errors import ChildFailedError, ChildTimeoutError
 
-__all__ = ["ChildExit", "Child", "start_child", "run_child", "call_in_child", "signal_name"]
+__all__ = ["ChildExit", "Child", "start_child", "run_child", "call_in_child", "signal_name",
+           "kill_group", "reap_popen", "InterruptGuard"]
 
 #: Deadline of a child when the caller names none, in seconds.
 DEFAULT_DEADLINE_S = 10.0
@@ -91,6 +93,99 @@ def signal_name(signum: int) -> str:
         return signal.Signals(signum).name
     except ValueError:
         return f"signal {signum}"
+
+
+def kill_group(pgid: int, sig: int = _SIGKILL) -> None:
+    """Send ``sig`` to the process group ``pgid``; nothing happens if it is already gone."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def reap_popen(popen, timeout_s: float | None = None) -> bool:
+    """Wait up to ``timeout_s`` seconds (None: for as long as it takes) for the program that
+    ``popen`` (a :class:`subprocess.Popen` leading its own process group) runs to end; then
+    kill what is left in its group and reap it, setting ``popen.returncode``. Return True
+    once it is reaped, False if the time ran out first.
+
+    Why not ``Popen.wait``: it serialises on an internal lock, and an interrupt that lands
+    between taking that lock and its ``try`` leaves the lock held, so the next ``wait()``
+    blocks forever (seen as a kernel that hangs when the stop button is pressed twice). This
+    uses ``waitid``/``waitpid`` only, so an interrupt at any point can simply be followed by
+    a retry. The group is killed while the program is still a zombie, so that its pid (the
+    group's id) cannot have been reused yet.
+    """
+    end = None if timeout_s is None else time.monotonic() + timeout_s
+    while popen.returncode is None:
+        try:
+            ended = os.waitid(os.P_PID, popen.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # reaped already (a retry after an interrupt, or Popen)
+            popen.returncode = -_SIGKILL
+            break
+        if ended is not None:
+            kill_group(popen.pid)  # stragglers it started
+            try:
+                _, status = os.waitpid(popen.pid, 0)
+                popen.returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                popen.returncode = -_SIGKILL
+            break
+        if end is not None and time.monotonic() >= end:
+            return False
+        time.sleep(_POLL_S)
+    return True
+
+
+class InterruptGuard:
+    """Makes the stop button (``SIGINT``) safe around a cleanup that must not be cut short.
+
+    While installed, the first ``SIGINT`` raises :class:`KeyboardInterrupt` as usual;
+    from then on, and from :meth:`hold` on, further presses are only counted, so the
+    cleanup that follows runs to its end. :meth:`release` restores the previous handler and
+    says whether a press was held back. In any thread but the main one (where no handler
+    can be set) it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pressed = False
+        self._previous: Any = None
+        self._installed = False
+
+    def install(self) -> "InterruptGuard":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+            self._installed = True
+        return self
+
+    def hold(self) -> None:
+        """From now on a press is held back (a cleanup begins)."""
+        self.holding = True
+
+    def release(self) -> bool:
+        """Restore the previous handler; True if a press was held back."""
+        if self._installed and signal.getsignal(signal.SIGINT) == self._on_sigint:
+            signal.signal(signal.SIGINT, self._previous)
+        self._installed = False
+        return self.pressed
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.holding:
+            self.pressed = True
+            return
+        self.holding = True  # the cleanup this starts must not be interrupted again
+        raise KeyboardInterrupt
+
+
+def flush_std_streams() -> None:
+    """Flush ``sys.stdout`` and ``sys.stderr`` before a fork: a child that flushes its copy of
+    the parent's unflushed buffer would print the parent's text a second time."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # closed, replaced by something without flush, ...
+            pass
 
 
 _prctl = None
@@ -388,6 +483,7 @@ def start_child(target: Callable, *args: Any, deadline_s: float = DEFAULT_DEADLI
     _load_prctl()
     parent_pid = os.getpid()
     read_fd, write_fd = new_pipe()
+    flush_std_streams()
     started = time.monotonic()
     try:
         pid = os.fork()
@@ -485,35 +581,26 @@ class Program(_Supervised):
 
     def alive(self) -> bool:
         """True while the program runs."""
-        return self._exit is None and self.popen.poll() is None
+        return self._exit is None and not reap_popen(self.popen, 0)
 
     def kill(self, sig: int = _SIGKILL) -> None:
         """Send ``sig`` to the program's process group (ignored if it is gone)."""
         if self.popen.returncode is not None:
             return
-        try:
-            os.killpg(self.pid, sig)  # the program leads its own session: pgid == pid
-        except (ProcessLookupError, PermissionError):
-            pass
+        kill_group(self.pid, sig)  # the program leads its own session: pgid == pid
 
     def wait(self, timeout_s: float | None = None) -> ProgramExit:
         """Wait for the program to end, at most until its deadline (or ``timeout_s``).
 
         On timeout the program's group is killed and the result says ``timed_out=True``.
         """
-        import subprocess
-
         if self._exit is not None:
             return self._exit
         limit = self.seconds_left()
         if timeout_s is not None:
             limit = min(limit, check_seconds("timeout_s", timeout_s, lo_inclusive=True))
-        timed_out = False
         try:
-            try:
-                self.popen.wait(max(0.0, limit))
-            except subprocess.TimeoutExpired:
-                timed_out = True
+            timed_out = not reap_popen(self.popen, max(0.0, limit))
         except BaseException:  # KeyboardInterrupt included: leave nothing behind
             self.close()
             raise
@@ -521,8 +608,8 @@ class Program(_Supervised):
         return self._exit
 
     def _finish(self, timed_out: bool) -> None:
-        self.kill(signal.SIGKILL)  # and whatever it started in its group
-        self.popen.wait()
+        self.kill(signal.SIGKILL)
+        reap_popen(self.popen)  # and kills whatever it started in its group
         outputs = []
         for f in self._files:
             f.seek(0)

@@ -6,11 +6,12 @@ import time
 
 
 @contextlib.contextmanager
-def keyboard_interrupt_after(seconds: float, fired: list | None = None, times: int = 1):
+def keyboard_interrupt_after(seconds: float, fired: list | None = None, times: int = 1,
+                             interval_s: float = 0.005):
     """Raise KeyboardInterrupt in the main thread after ``seconds`` (SIGALRM) — what the
-    kernel's stop button does to a running cell — ``times`` times 5 ms apart (an impatient
-    user), appending the time of each to ``fired``; restore the previous handler and timer
-    (pytest-timeout's) afterwards."""
+    kernel's stop button does to a running cell — ``times`` times ``interval_s`` apart (an
+    impatient user), appending the time of each to ``fired``; restore the previous handler
+    and timer afterwards."""
     fired = [] if fired is None else fired
 
     def handler(signum, frame):
@@ -22,7 +23,7 @@ def keyboard_interrupt_after(seconds: float, fired: list | None = None, times: i
         raise KeyboardInterrupt
 
     old_handler = signal.signal(signal.SIGALRM, handler)
-    old_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds, 0.005)
+    old_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds, interval_s)
     started = time.monotonic()
     try:
         yield fired

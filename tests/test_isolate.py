@@ -203,3 +203,85 @@ def test_interrupt_pressed_again_during_cleanup_leaves_nothing(always):
     assert len(fired) >= 2, "no second interrupt arrived while cleaning up"
     assert returned - fired[0] < 1.5
     assert _nothing_left(dirs_before), "a second interrupt cut the cleanup short"
+
+
+SIGINT_BURST = """
+import os, signal, sys, threading, time
+os.environ["IPCLAB_ISOLATE"] = "always"
+import ipclab, psutil
+first_s, interval_s, presses = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+
+def press():
+    time.sleep(first_s)
+    for _ in range(presses):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(interval_s)
+
+seen = []
+presser = threading.Thread(target=press)
+presser.start()
+t0 = time.monotonic()
+for attempt in range(presses + 1):  # presses after the cleanup land in this loop instead
+    try:
+        if attempt == 0:
+            ipclab.empty_pipe_blocks_reader(writer_delay_s=30, deadline_s=60)
+        took = time.monotonic() - t0
+        presser.join()
+        time.sleep(0.05)
+        break
+    except KeyboardInterrupt as exc:
+        seen.append(type(exc).__name__)
+print(seen[0], took < first_s + 2.0, psutil.Process().children(recursive=True))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("interval_s,presses", [
+    (0.0, 2), (0.0, 50), (0.0002, 100), (0.001, 40), (0.003, 20), (0.02, 5), (0.1, 2)])
+def test_stop_pressed_again_at_any_point_of_the_cleanup_never_hangs(interval_s, presses):
+    """The stop button is SIGINT: a burst of presses ``interval_s`` apart lands at every
+    step of the cleanup (the SIGTERM, the grace wait, the reap, the removal of files).
+    Presses during the cleanup are held back until it is done, so the caller sees one
+    :class:`ExperimentInterrupted`, control comes back at once and nothing is left."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", SIGINT_BURST, "0.6", str(interval_s),
+                           str(presses)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "ExperimentInterrupted True []\n", proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("repeat", range(10))
+def test_interrupts_from_another_handler_during_cleanup_never_hang(always, repeat):
+    """An interrupt raised by some other signal handler (here SIGALRM, 5 ms apart) is not
+    held back: it lands inside the cleanup, which starts over. Reaping without
+    ``Popen.wait``'s lock is what makes that safe: an interrupt inside ``Popen.wait`` left
+    its lock held and the next wait hung forever."""
+    dirs_before = _ipclab_dirs()
+    fired: list = []
+    with pytest.raises(KeyboardInterrupt):
+        with keyboard_interrupt_after(0.3 + 0.01 * repeat, fired, times=8):
+            pipes.empty_pipe_blocks_reader(writer_delay_s=30, deadline_s=60)
+    assert time.monotonic() - fired[0] < 2.0
+    assert _nothing_left(dirs_before)
+
+
+@pytest.mark.timeout(30)
+def test_cleanup_never_waits_on_popens_internal_lock(always):
+    """The hang once seen in CI, made deterministic: an interrupt landing inside
+    ``Popen.wait``'s polling loop, between taking its internal ``_waitpid_lock`` and its
+    ``try``, leaves that lock held, and every later ``Popen.wait()`` blocks forever. Put the
+    helper in exactly that state, then stop it: the cleanup must not need the lock."""
+    helper = isolate._Helper(time.sleep, (30,), {}, 60, "call")
+    lock = helper.proc._waitpid_lock
+    lock.acquire()
+    try:
+        t0 = time.monotonic()
+        helper.close()
+        assert time.monotonic() - t0 < 2.0
+        assert helper.proc.returncode is not None  # reaped
+    finally:
+        lock.release()
+    assert _helpers() == []

@@ -45,7 +45,7 @@ class Kernel:
 
     def collect(self, msg_id: str, timeout_s: float = CELL_TIMEOUT_S) -> dict:
         """Outputs of the cell ``msg_id``: stdout and stderr text, errors, the reply."""
-        out = {"stdout": "", "stderr": "", "errors": [], "other": []}
+        out = {"stdout": "", "stderr": "", "errors": [], "tracebacks": [], "other": []}
         end = time.monotonic() + timeout_s
         while True:
             msg = self.kc.get_iopub_msg(timeout=max(0.1, end - time.monotonic()))
@@ -56,6 +56,7 @@ class Kernel:
                 out[content["name"]] += content["text"]
             elif kind == "error":
                 out["errors"].append(content["ename"])
+                out["tracebacks"].append(content["traceback"])
             elif kind in ("display_data", "execute_result"):
                 out["other"].append(content.get("data", {}).get("text/plain", ""))
             elif kind == "status" and content["execution_state"] == "idle":
@@ -148,28 +149,57 @@ def test_direct_fork_in_a_cell_warns_from_python_312(kernel):
     assert warned == (sys.version_info >= (3, 12)), out["stderr"]
 
 
-def test_interrupt_returns_quickly_and_leaves_nothing(kernel):
+def _start_blocked_experiment(kernel) -> str:
+    """Send a cell whose experiment blocks for 30 s; return once its processes run."""
     msg_id = kernel.send("import ipclab\n"
                          "ipclab.empty_pipe_blocks_reader(writer_delay_s=30, deadline_s=60)")
-    # Wait until the experiment is really under way: the helper and its reader child run.
     end = time.monotonic() + 20
     while time.monotonic() < end:
-        procs = kernel.descendants()
-        if len(procs) >= 2:
+        if len(kernel.descendants()) >= 2:  # the helper and its reader child
             break
         time.sleep(0.02)
     assert len(kernel.descendants()) >= 2, "the helper and its child never started"
     time.sleep(0.1)
-    t0 = time.monotonic()
-    kernel.km.interrupt_kernel()
-    out = kernel.collect(msg_id, timeout_s=10)
-    took = time.monotonic() - t0
-    assert out["reply"]["status"] == "error"
-    assert out["reply"]["ename"] == "KeyboardInterrupt"
-    assert took < 2.0, f"the interrupt took {took:.2f} s"
+    return msg_id
+
+
+def _nothing_left_and_kernel_fine(kernel) -> None:
     end = time.monotonic() + 1.0
     while kernel.descendants() and time.monotonic() < end:
         time.sleep(0.02)
     assert kernel.descendants() == [], "a helper or child outlived the interrupt"
     after = kernel.run("print(6 * 7)")  # the kernel is fine afterwards
     assert after["stdout"] == "42\n" and after["reply"]["status"] == "ok"
+
+
+@pytest.mark.slow
+def test_interrupt_returns_quickly_says_one_line_and_leaves_nothing(kernel):
+    msg_id = _start_blocked_experiment(kernel)
+    t0 = time.monotonic()
+    kernel.km.interrupt_kernel()
+    out = kernel.collect(msg_id, timeout_s=10)
+    took = time.monotonic() - t0
+    assert out["reply"]["status"] == "error"
+    assert out["reply"]["ename"] == "ExperimentInterrupted"
+    # One clear line, not a traceback through ipclab's internals.
+    assert out["tracebacks"] == [[
+        "Interrupted: stopped ipclab.pipes.empty_pipe_blocks_reader; every process it "
+        "started was stopped and nothing was left behind."]], out["tracebacks"]
+    assert took < 2.0, f"the interrupt took {took:.2f} s"
+    _nothing_left_and_kernel_fine(kernel)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gap_s", [0.0, 0.002, 0.01, 0.05, 0.2])
+def test_stop_pressed_twice_never_hangs_the_kernel(kernel, gap_s):
+    """An impatient double press: the second SIGINT lands at some point of the cleanup."""
+    msg_id = _start_blocked_experiment(kernel)
+    t0 = time.monotonic()
+    kernel.km.interrupt_kernel()
+    time.sleep(gap_s)
+    kernel.km.interrupt_kernel()
+    out = kernel.collect(msg_id, timeout_s=15)
+    assert out["reply"]["status"] == "error"
+    assert out["reply"]["ename"] in ("ExperimentInterrupted", "KeyboardInterrupt")
+    assert time.monotonic() - t0 < 3.0
+    _nothing_left_and_kernel_fine(kernel)

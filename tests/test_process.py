@@ -298,3 +298,32 @@ def test_child_dies_when_its_parent_is_killed():
         if grandchild is not None:
             with contextlib.suppress(psutil.Error):
                 grandchild.kill()
+
+
+PRINT_THEN_FORK = """
+import sys
+import ipclab
+print("before the fork")
+sys.stderr.write("on stderr before the fork\\n")
+{call}
+"""
+
+
+@pytest.mark.parametrize("call", [
+    "ipclab.read_without_writer()",
+    "ipclab.run_child(print, 'from the child')",
+])
+def test_output_before_a_fork_is_printed_once(call, tmp_path):
+    """With stdout to a pipe or a file (block-buffered: the normal case for a script), a
+    child that flushed its copy of the parent's unflushed buffer printed that text again."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["IPCLAB_ISOLATE"] = "never"
+    proc = subprocess.run([sys.executable, "-c", PRINT_THEN_FORK.format(call=call)],
+                          capture_output=True, text=True, env=env, timeout=30, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("before the fork") == 1, proc.stdout
+    assert proc.stderr.count("on stderr before the fork") == 1, proc.stderr
+    if "print," in call:
+        assert proc.stdout.count("from the child") == 1, proc.stdout
