@@ -26,7 +26,6 @@ import pickle
 import select
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import time
 import types
 from typing import Any, Callable, Iterator
 
-from . import _platform
+from . import _frames, _platform
 from ._resources import SHM_TAG_ENV, TMPDIR_ENV
 from .errors import ChildFailedError, ChildTimeoutError, ExperimentInterrupted
 from .process import InterruptGuard, kill_group, reap_popen
@@ -43,7 +42,6 @@ __all__ = ["call", "iterate", "should_isolate", "MODE_ENV"]
 
 MODE_ENV = "IPCLAB_ISOLATE"
 _MODES = ("auto", "always", "never")
-_HEADER = struct.Struct("!Q")
 #: Time the helper gets to clean up after SIGTERM before SIGKILL, in seconds.
 _GRACE_S = 0.5
 #: Extra time over the experiment's deadline for the helper to start and report, in seconds.
@@ -118,7 +116,7 @@ class _Helper:
         self.shm_tag = os.path.basename(self.tmpdir).replace("ipclab-", "")[:8]
         self.stderr = tempfile.TemporaryFile(dir=self.tmpdir)
         self.proc: subprocess.Popen | None = None
-        self.buffer = bytearray()
+        self.reader = _frames.FrameReader()
         self.guard = InterruptGuard()
         request = pickle.dumps((func.__module__, func.__qualname__, args, kwargs, mode))
         env = dict(os.environ)
@@ -145,8 +143,8 @@ class _Helper:
         """Yield ``(kind, value)`` frames; raise the helper's exception or a timeout."""
         fd = self.proc.stdout.fileno()
         while True:
-            frame = self._next_frame()
-            if frame is not None:
+            whole, frame = self.reader.next()
+            if whole:
                 kind, value = frame
                 if kind == "error":
                     raise value
@@ -164,18 +162,7 @@ class _Helper:
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
                     raise self._died()
-                self.buffer += chunk
-
-    def _next_frame(self):
-        if len(self.buffer) < _HEADER.size:
-            return None
-        (size,) = _HEADER.unpack_from(self.buffer)
-        end = _HEADER.size + size
-        if len(self.buffer) < end:
-            return None
-        frame = pickle.loads(bytes(self.buffer[_HEADER.size:end]))
-        del self.buffer[:end]
-        return frame
+                self.reader.feed(chunk)
 
     def _died(self) -> ChildFailedError:
         reap_popen(self.proc, _GRACE_S)  # it closed its stdout: it is on its way out
@@ -243,10 +230,10 @@ def _on_sigterm(signum, frame):
 
 def _send(out, kind: str, value: Any) -> None:
     try:
-        payload = pickle.dumps((kind, value), protocol=pickle.HIGHEST_PROTOCOL)
+        frame = _frames.pack((kind, value))
     except Exception as exc:  # an unpicklable result or exception: send its text
-        payload = pickle.dumps(("error", ChildFailedError(f"{kind}: {value!r} ({exc})")))
-    out.write(_HEADER.pack(len(payload)) + payload)
+        frame = _frames.pack(("error", ChildFailedError(f"{kind}: {value!r} ({exc})")))
+    out.write(frame)
     out.flush()
 
 

@@ -21,17 +21,15 @@ Forking from a multi-threaded process (a Jupyter kernel runs several threads) is
 from __future__ import annotations
 
 import os
-import pickle
 import select
 import signal
-import struct
 import sys
 import threading
 import time
 import traceback
 from typing import Any, Callable, NamedTuple
 
-from . import _platform
+from . import _frames, _platform
 from ._check import check_int, check_seconds
 from ._resources import close_quietly, new_pipe
 from .errors import ChildFailedError, ChildTimeoutError
@@ -43,7 +41,6 @@ __all__ = ["ChildExit", "Child", "ChildGroup", "start_child", "run_child", "call
 #: Deadline of a child when the caller names none, in seconds.
 DEFAULT_DEADLINE_S = 10.0
 
-_HEADER = struct.Struct("!Q")  # length of the pickled report that follows
 _SIGKILL = getattr(signal, "SIGKILL", 9)  # Windows has none; ipclab refuses to fork there
 _POLL_S = 0.005  # wait step where there is no pidfd (macOS)
 
@@ -235,11 +232,11 @@ def _child_main(report_fd: int, keep: set[int], parent_pid: int,
             report = ("err", None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
             status = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
         try:
-            payload = pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL)
+            frame = _frames.pack(report)
         except Exception as exc:
-            payload = pickle.dumps(("err", None, f"result could not be pickled: {exc}", ""))
+            frame = _frames.pack(("err", None, f"result could not be pickled: {exc}", ""))
             status = 1
-        _write_all(report_fd, _HEADER.pack(len(payload)) + payload)
+        _write_all(report_fd, frame)
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -302,7 +299,7 @@ class Child(_Supervised):
         self._started = started
         self._report_fd: int | None = report_fd
         self._pidfd: int | None = None
-        self._buffer = bytearray()
+        self._frames = _frames.FrameReader()
         self._eof = False
         self._owner_pid = os.getpid()  # a forked copy of this object must not kill or reap
         self._exit: ChildExit | None = None
@@ -425,7 +422,7 @@ class Child(_Supervised):
                 self._eof = True
                 return got
             got = True
-            self._buffer += chunk
+            self._frames.feed(chunk)
 
     def _reap(self) -> None:
         if self._status is not None:
@@ -441,13 +438,8 @@ class Child(_Supervised):
                 return
 
     def _decode(self):
-        if len(self._buffer) < _HEADER.size:
-            return None
-        (size,) = _HEADER.unpack_from(self._buffer)
-        body = bytes(self._buffer[_HEADER.size:_HEADER.size + size])
-        if len(body) < size:
-            return None
-        return pickle.loads(body)
+        whole, report = self._frames.next()
+        return report if whole else None
 
     def _close_fds(self) -> None:
         for name in ("_report_fd", "_pidfd"):

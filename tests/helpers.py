@@ -10,26 +10,33 @@ def keyboard_interrupt_after(seconds: float, fired: list | None = None, times: i
                              interval_s: float = 0.005):
     """Raise KeyboardInterrupt in the main thread after ``seconds`` (SIGALRM) — what the
     kernel's stop button does to a running cell — ``times`` times ``interval_s`` apart (an
-    impatient user), appending the time of each to ``fired``; restore the previous handler
-    and timer afterwards."""
+    impatient user), appending the time of each to ``fired``.
+
+    SIGALRM is borrowed from pytest-timeout: its handler and the time left on its timer are
+    handed back the moment the last interrupt fires, not when the block ends, so that a
+    test that hangs *after* the interrupts is still stopped by pytest-timeout."""
     fired = [] if fired is None else fired
+    started = time.monotonic()
+
+    def give_back():
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_delay:
+            signal.setitimer(signal.ITIMER_REAL,
+                             max(old_delay - (time.monotonic() - started), 0.001))
 
     def handler(signum, frame):
         if len(fired) >= times:
             return
         fired.append(time.monotonic())
         if len(fired) == times:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            give_back()
         raise KeyboardInterrupt
 
     old_handler = signal.signal(signal.SIGALRM, handler)
     old_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds, interval_s)
-    started = time.monotonic()
     try:
         yield fired
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old_handler)
-        if old_delay:
-            signal.setitimer(signal.ITIMER_REAL,
-                             max(old_delay - (time.monotonic() - started), 0.001))
+        if len(fired) < times:
+            give_back()
