@@ -53,7 +53,8 @@ __all__ = [
 
 #: Modules imported on first attribute access (``ipclab.fifos``), PEP 562.
 _LAZY = ("conversation", "exercises", "fifos", "isolation", "pipeline", "shm", "speedup",
-         "throughput", "webserver", "plots", "live", "widgets", "report")
+         "throughput", "webserver", "plots", "live", "widgets", "report", "safecell", "fdmap",
+         "magic")
 
 
 def __getattr__(name: str):
@@ -64,6 +65,13 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext ipclab``: registers the ``%%ipclab`` cell magic (:mod:`ipclab.magic`)."""
+    from .magic import load_ipython_extension as load
+
+    load(ipython)
 
 
 def style(name: str = "projector"):

@@ -44,6 +44,8 @@ MODE_ENV = "IPCLAB_ISOLATE"
 _MODES = ("auto", "always", "never")
 #: Time the helper gets to clean up after SIGTERM before SIGKILL, in seconds.
 _GRACE_S = 0.5
+#: Time a helper gets to wind up and report after an interrupt (``soft_stop``), in seconds.
+_WIND_UP_S = 1.0
 #: Extra time over the experiment's deadline for the helper to start and report, in seconds.
 _START_MARGIN_S = 10.0
 
@@ -78,22 +80,31 @@ def call(func: Callable, *args: Any, deadline_s: float, **kwargs: Any) -> Any:
     raise ChildFailedError("helper process ended without a result")  # pragma: no cover
 
 
-def iterate(func: Callable, *args: Any, deadline_s: float, **kwargs: Any) -> Iterator[Any]:
+def iterate(func: Callable, *args: Any, deadline_s: float, always: bool = False,
+            soft_stop: int | None = None, **kwargs: Any) -> Iterator[Any]:
     """Yield what the generator ``func(*args, **kwargs)`` yields, as it yields it.
 
-    Runs in a helper process if this one has threads. Leaving the loop early (``break``,
-    an exception, KeyboardInterrupt) stops the helper and cleans up.
+    Runs in a helper process if this one has threads, or ``always``. Leaving the loop early
+    (``break``, an exception, KeyboardInterrupt) stops the helper and cleans up.
+
+    ``soft_stop`` (a signal number, helper only): on an interrupt, send the helper this
+    signal instead of stopping it, keep yielding what it still yields for up to a second
+    (the generator is expected to wind up and say what it found), then raise the interrupt.
     """
     try:
-        if not should_isolate():
+        if not (always or should_isolate()):
             yield from func(*args, **kwargs)
             return
         with _Helper(func, args, kwargs, deadline_s, "iterate") as helper:
-            for kind, value in helper.frames():
-                if kind == "item":
-                    yield value
-                elif kind == "done":
-                    return
+            try:
+                for kind, value in helper.frames():
+                    if kind == "item":
+                        yield value
+            except KeyboardInterrupt:
+                if soft_stop is None:
+                    raise
+                yield from helper.wind_up(soft_stop)
+                raise
     except ExperimentInterrupted:
         raise
     except KeyboardInterrupt:
@@ -163,6 +174,22 @@ class _Helper:
                 if not chunk:
                     raise self._died()
                 self.reader.feed(chunk)
+
+    def wind_up(self, sig: int) -> Iterator[Any]:
+        """After an interrupt: ask the helper to wind up with ``sig`` and yield the items it
+        still sends, for at most :data:`_WIND_UP_S` seconds."""
+        self.guard.hold()  # a second press now must not cut the wind-up short
+        try:
+            os.kill(self.proc.pid, sig)  # the helper only: it stops its own children
+        except ProcessLookupError:
+            return
+        self.deadline = min(self.deadline, time.monotonic() + _WIND_UP_S)
+        try:
+            for kind, value in self.frames():
+                if kind == "item":
+                    yield value
+        except (ChildTimeoutError, ChildFailedError):
+            pass  # it did not wind up in time: close() stops it
 
     def _died(self) -> ChildFailedError:
         reap_popen(self.proc, _GRACE_S)  # it closed its stdout: it is on its way out

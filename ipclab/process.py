@@ -311,6 +311,12 @@ class Child(_Supervised):
                 self._pidfd = None
 
     # -- inspection -----------------------------------------------------------------------
+    @property
+    def pidfd(self) -> int | None:
+        """A descriptor that becomes readable when the child ends (Linux ≥ 5.3), or None:
+        wait for it with ``select`` together with other descriptors."""
+        return self._pidfd
+
     def alive(self) -> bool:
         """True while the child has not ended (a zombie counts as ended)."""
         if self._status is not None:

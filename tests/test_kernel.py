@@ -203,3 +203,94 @@ def test_stop_pressed_twice_never_hangs_the_kernel(kernel, gap_s):
     assert out["reply"]["ename"] in ("ExperimentInterrupted", "KeyboardInterrupt")
     assert time.monotonic() - t0 < 3.0
     _nothing_left_and_kernel_fine(kernel)
+
+
+# -- the safe cell (%%ipclab) ----------------------------------------------------------------
+FORK_AND_PIPE = """%%ipclab
+import os
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r)
+    os.write(w, b"hello through the pipe")
+    os._exit(0)
+os.close(w)
+print(os.read(r, 100).decode())
+os.close(r)
+os.waitpid(pid, 0)[1]
+"""
+
+FORGOT_TO_CLOSE = """%%ipclab --deadline 1
+import os
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(w, b"one message")
+    os._exit(0)
+print(os.read(r, 100).decode())
+print(os.read(r, 100))  # the writer is gone, but the parent still holds w: no end of file
+"""
+
+
+def test_safe_cell_forks_prints_and_warns_nothing(kernel):
+    assert kernel.run("%load_ext ipclab")["reply"]["status"] == "ok"
+    out = kernel.run(FORK_AND_PIPE)
+    assert out["reply"]["status"] == "ok", out
+    assert out["stderr"] == ""  # no DeprecationWarning, even on 3.12+
+    assert out["stdout"] == ("hello through the pipe\n0\n"
+                             "✔ your code finished and left nothing behind.\n")
+    assert kernel.descendants() == []
+
+
+def test_safe_cell_cut_at_its_deadline_names_the_blocked_read_and_the_open_write_end(kernel):
+    kernel.run("%load_ext ipclab")
+    t0 = time.monotonic()
+    out = kernel.run(FORGOT_TO_CLOSE)
+    assert time.monotonic() - t0 < 5
+    assert out["reply"]["status"] == "ok", out
+    text = out["stdout"]
+    assert text.startswith("one message\n"), text
+    assert "was still running at its deadline (1 s)" in text
+    assert ("your cell's process was blocked in read() on fd 3, the read end of a pipe; its "
+            "write end was still open in: your cell's process (fd 4)") in text
+    assert "never waited for" in text  # the child ended and stayed a zombie
+    assert kernel.descendants() == []
+
+
+def test_safe_cell_keeps_definitions_for_later_cells_and_the_notebook(kernel):
+    kernel.run("%load_ext ipclab")
+    first = kernel.run("%%ipclab --quiet\nimport os\nGREETING = 'hi'\n"
+                       "def shout(text):\n    return text.upper() + '!'\n")
+    assert first["stdout"] == "", first
+    second = kernel.run("%%ipclab --quiet\nprint(shout(GREETING), os.getpid() > 0)")
+    assert second["stdout"] == "HI! True\n", second
+    here = kernel.run("import inspect\nprint(shout('ok'), inspect.getsource(shout).split()[1])")
+    assert here["stdout"] == "OK! shout(text):\n", here
+
+
+def test_safe_cell_shows_the_learners_traceback_only(kernel):
+    kernel.run("%load_ext ipclab")
+    out = kernel.run("%%ipclab --quiet\nimport os\nos.close(12345)")
+    assert out["reply"]["status"] == "ok", out
+    assert 'File "<your cell>", line 2' in out["stderr"]
+    assert "OSError: [Errno 9] Bad file descriptor" in out["stderr"]
+    assert "ipclab" not in out["stderr"].replace("<your cell>", "")
+
+
+@pytest.mark.slow
+def test_stop_button_stops_a_safe_cell_and_reports(kernel):
+    kernel.run("%load_ext ipclab")
+    msg_id = kernel.send("%%ipclab --deadline 60\nimport os, time\nr, w = os.pipe()\n"
+                         "print('waiting', flush=True)\nos.read(r, 1)")
+    end = time.monotonic() + 20
+    while time.monotonic() < end and len(kernel.descendants()) < 2:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    kernel.km.interrupt_kernel()
+    out = kernel.collect(msg_id, timeout_s=10)
+    assert time.monotonic() - t0 < 2.5
+    assert out["reply"]["ename"] == "ExperimentInterrupted"
+    assert "■ you stopped your code." in out["stdout"]
+    assert "was blocked in read() on fd 3" in out["stdout"]
+    _nothing_left_and_kernel_fine(kernel)
