@@ -3,7 +3,7 @@
 In a notebook::
 
     from ipclab import exercises
-    answer = 48000                        # the learner edits this value
+    answer = 24000                        # the learner edits this value
     exercises.check("04-fill-3000", answer)
 
 :func:`check` prints one clear line — ``✔`` and why, or ``✘`` and a hint — and on a wrong
@@ -87,12 +87,23 @@ def pipe_fill_model(write_size_bytes: int, pages: int = 16, page_bytes: int = 40
 
 
 # -- answers measured on this machine (no fork) ----------------------------------------------
-def _fill(size: int) -> Callable[[], int]:
+def _fill(size: int, pipe_size_bytes: int | None = None) -> Callable[[], int]:
     def measure() -> int:
         from . import pipes
 
-        return pipes.fill_pipe(size).filled_bytes
+        return pipes.fill_pipe(size, pipe_size_bytes=pipe_size_bytes).filled_bytes
     return measure
+
+
+def _why_fill_3000(answer: int) -> str:
+    from . import pipes
+
+    page = pipes.PAGE_BYTES
+    pages, per_page = 32768 // page, page // 3000
+    fit = ("only one 3,000-byte write fits in a page (a second would straddle two)"
+           if per_page == 1 else f"{per_page} 3,000-byte writes fit in a page")
+    return (f"{_n(answer)} bytes: the pipe has {pages} page{'s' * (pages > 1)} of {page:,} "
+            f"bytes, and {fit}.")
 
 
 def _granted(size: int) -> Callable[[], Any]:
@@ -185,19 +196,20 @@ _LIST = [
              "The child keeps one end of each pipe.", "exact"),
     # 04 — blocking and capacity
     Exercise("04-fill-3000",
-             "Non-blocking writes of 3,000 bytes into a new pipe until EAGAIN: how many bytes "
-             "fit?",
-             _fill(3000),
-             lambda a: f"{_n(a)} bytes: a 3,000-byte write fits in a page only alone (two do "
-                       f"not fit in 4,096), so each of the 16 pages holds one.",
-             "16 pages of 4,096 bytes; can a second 3,000-byte write join a page?",
+             "A pipe resized with fcntl(F_SETPIPE_SZ, 32768) (8 pages of 4 KiB). Non-blocking "
+             "writes of 3,000 bytes into it until EAGAIN: how many bytes fit?",
+             _fill(3000, pipe_size_bytes=32768),
+             _why_fill_3000,
+             "How many pages does that pipe have, and how many 3,000-byte writes fit in one "
+             "page? (A write up to PIPE_BUF never straddles two pages.)",
              "exact"),
     Exercise("04-setpipe-5000",
              "fcntl(F_SETPIPE_SZ, 5000) on a new pipe: what capacity does F_GETPIPE_SZ report "
              "afterwards?",
              _granted(5000),
              lambda a: f"{_n(a)}: the kernel rounds up to a power-of-two number of pages.",
-             "Pages are 4,096 bytes; 5,000 bytes need 2 pages.", "exact"),
+             "Round up twice: to whole pages, then to a power-of-two number of pages.",
+             "exact"),
     Exercise("04-nonblocking-full",
              "A write to a full pipe whose write end has O_NONBLOCK set: which errno?",
              _const("EAGAIN"),

@@ -24,14 +24,16 @@ from . import _platform, isolate
 from ._check import MIB, check_choice, check_int, check_seconds
 from ._resources import close_quietly, open_pipe, private_dir
 from .fifo_peer import MAX_REQUEST_BYTES, SERVER_FIFO, reply_for
-from .pipes import (AtomicityResult, _wait_until_sleeping, _wchan, check_atomicity_args,
-                    count_torn, write_records)
+from .errors import IpclabError, UnsupportedPlatformError
+from .pipes import (AtomicityResult, _bytes_queued, _capacity_of, _set_size,
+                    _wait_until_sleeping, _wchan, check_atomicity_args, count_torn,
+                    write_records)
 from .process import start_child, start_program
 
 __all__ = [
     "ExchangeResult", "unrelated_exchange", "BlockingOpenResult", "blocking_open",
     "NonblockingOpenResult", "nonblocking_open", "AtomicityResult", "fifo_atomicity",
-    "ClientReply", "ClientServerResult", "client_server",
+    "ForcedTearResult", "forced_tear", "ClientReply", "ClientServerResult", "client_server",
 ]
 
 
@@ -293,6 +295,119 @@ def _fifo_atomicity(record_bytes, writers, records_per_writer, read_size, deadli
     received, torn = count_torn(stream, record_bytes)
     return AtomicityResult(writers, record_bytes, records_per_writer, buf_bytes, read_size,
                            received, torn)
+
+
+# -- a tear, step by step -----------------------------------------------------------------
+class ForcedTearResult(NamedTuple):
+    """Three writers scheduled one step at a time on a FIFO of one page, each writing one
+    record of one page + 1 byte (more than ``PIPE_BUF``)."""
+
+    #: Capacity of the FIFO after ``F_SETPIPE_SZ`` (one page), in bytes.
+    capacity_bytes: int
+    #: Size of each record (one page + 1), in bytes.
+    record_bytes: int
+    #: ``PIPE_BUF`` of the FIFO, in bytes.
+    pipe_buf_bytes: int
+    #: Each record as the reader got it, as runs of writer letters: ``"A×4097"`` is whole,
+    #: ``"B×1 C×1 B×4095"`` is torn.
+    records: tuple
+    #: Records whose bytes came from more than one writer.
+    records_torn: int
+
+
+def forced_tear(deadline_s: float = 10.0) -> ForcedTearResult:
+    """Tear a record on purpose, with no luck involved (Linux).
+
+    The FIFO is shrunk to one page with ``F_SETPIPE_SZ``. Writer A's record fills the page
+    and A sleeps with 1 byte left; the reader takes the page and A finishes: its record is
+    split but whole, as nobody else wrote. Then B and C start, one after the other, while
+    that 1 byte still fills the only slot: each adds the odd byte of its record to the
+    half-empty page (the kernel's rule: a write's ``size % page`` bytes join the newest page
+    if they fit) and sleeps, waiting for room for the rest. The reader then reads to the end.
+    The parent checks that each writer sleeps before taking the next step, so the order is
+    forced; ``deadline_s`` bounds the whole run.
+    """
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    _platform.require("fork", "mkfifo")
+    if not sys.platform.startswith("linux"):
+        raise UnsupportedPlatformError(
+            "forced_tear needs Linux (F_SETPIPE_SZ and Linux's page rule for pipes)")
+    return isolate.call(_forced_tear, deadline_s, deadline_s=deadline_s)
+
+
+def _write_one_record(path: str, marker: int, record_bytes: int) -> int:
+    fd = os.open(path, os.O_WRONLY)  # the reader already has it open: no wait
+    try:
+        return write_records(fd, marker, record_bytes, 1)
+    finally:
+        os.close(fd)
+
+
+def _wait_for(child, r: int, queued: int, until: float) -> None:
+    """Wait until ``child`` sleeps with exactly ``queued`` bytes in the FIFO ``r``."""
+    import psutil
+
+    proc = psutil.Process(child.pid)
+    while time.monotonic() < until and child.alive():
+        if _bytes_queued(r) == queued and proc.status() == "sleeping":
+            return
+        time.sleep(0.002)
+    raise IpclabError(f"a writer did not reach the expected step ({queued} bytes queued, "
+                      f"asleep) in time; {_bytes_queued(r)} bytes are queued")
+
+
+def _runs(record: bytes) -> str:
+    """``b"BCBB"`` -> ``"B×1 C×1 B×2"``."""
+    runs, start = [], 0
+    for i in range(1, len(record) + 1):
+        if i == len(record) or record[i] != record[start]:
+            runs.append(f"{chr(record[start])}×{i - start}")
+            start = i
+    return " ".join(runs)
+
+
+def _forced_tear(deadline_s: float) -> ForcedTearResult:
+    from .pipes import PAGE_BYTES
+
+    until = time.monotonic() + 0.9 * deadline_s  # leave time to clean up before the deadline
+    children = []
+    stream = bytearray()
+    with private_dir() as directory:
+        path = os.path.join(directory, "one-page.fifo")
+        os.mkfifo(path, 0o600)
+        r = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            os.set_blocking(r, True)
+            _set_size(r, PAGE_BYTES)
+            page = _capacity_of(r)
+            record = page + 1
+
+            def start(letter: str):
+                children.append(start_child(_write_one_record, path, ord(letter), record,
+                                            deadline_s=deadline_s))
+                return children[-1]
+
+            a = start("A")
+            _wait_for(a, r, page, until)  # A filled the only page and sleeps, 1 byte to go
+            stream += os.read(r, page)
+            a.wait().value()  # A wrote its last byte into a new page and left
+            _wait_for(start("B"), r, 2, until)  # B's odd byte joined that page; B sleeps
+            _wait_for(start("C"), r, 3, until)  # and so did C's
+            while True:
+                data = os.read(r, page)
+                if not data:  # all three closed their ends
+                    break
+                stream += data
+            for child in children:
+                child.wait().value()
+            buf_bytes = os.fpathconf(r, "PC_PIPE_BUF")
+        finally:
+            os.close(r)
+            for child in children:
+                child.close()
+    _, torn = count_torn(stream, record)
+    records = tuple(_runs(bytes(stream[k:k + record])) for k in range(0, len(stream), record))
+    return ForcedTearResult(page, record, buf_bytes, records, torn)
 
 
 # -- client/server -----------------------------------------------------------------------

@@ -23,15 +23,17 @@ from typing import Iterator, NamedTuple
 from . import _platform, isolate
 from ._check import GIB, MIB, check_bytes, check_choice, check_int, check_seconds
 from ._resources import close_end, open_pipe
-from .errors import LimitError
+from .errors import LimitError, UnsupportedPlatformError
 from .process import start_child
 
 __all__ = [
     "PAGE_BYTES", "pipe_buf_bytes", "pipe_max_size_bytes", "new_pipe_capacity_bytes",
-    "FillResult", "fill_pipe", "ResizeResult", "resize_pipe",
+    "FillResult", "fill_pipe", "ResizeResult", "resize_pipe", "may_exceed_pipe_max_size",
+    "resize_rule",
     "ReaderBlockResult", "empty_pipe_blocks_reader", "WriterBlockResult", "full_pipe_blocks_writer",
     "EofResult", "read_without_writer", "WriteWithoutReaderResult", "write_without_reader",
     "AtomicityResult", "pipe_buf_atomicity", "FillSample", "watch_pipe_fill",
+    "ShellPipelineResult", "yes_head_from_python",
 ]
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -127,8 +129,8 @@ def fill_pipe(write_size_bytes: int = 1, pipe_size_bytes: int | None = None) -> 
     """Fill a new pipe with non-blocking writes of ``write_size_bytes`` until ``EAGAIN``.
 
     What fits depends on the write size, because a write of up to ``PIPE_BUF`` bytes never
-    straddles two page buffers: on Linux 6.x 65,536 bytes fit with 1-byte writes but 64,000
-    with 100-byte writes. ``write_size_bytes`` may be 1 byte to 1 GiB; ``pipe_size_bytes``
+    straddles two page buffers: on Linux 6.x with 4 KiB pages, 65,536 bytes fit with 1-byte
+    writes but 64,000 with 100-byte writes. ``write_size_bytes`` may be 1 byte to 1 GiB; ``pipe_size_bytes``
     optionally resizes the pipe first (up to ``/proc/sys/fs/pipe-max-size``).
     """
     write_size_bytes = check_bytes("write_size_bytes", write_size_bytes)
@@ -172,7 +174,8 @@ def resize_pipe(requested_bytes: int) -> ResizeResult:
     """Ask the kernel to resize a new pipe to ``requested_bytes`` (1 byte to 1 GiB).
 
     Linux rounds the size up to a power-of-two number of pages (one page at least); above
-    ``/proc/sys/fs/pipe-max-size`` an unprivileged process gets ``EPERM``. macOS has no
+    ``/proc/sys/fs/pipe-max-size`` a process without ``CAP_SYS_RESOURCE`` gets ``EPERM``
+    (:func:`resize_rule` predicts the outcome for this machine and process). macOS has no
     ``F_SETPIPE_SZ``: the result says so instead of failing.
     """
     requested_bytes = check_bytes("requested_bytes", requested_bytes)
@@ -193,6 +196,78 @@ def resize_pipe(requested_bytes: int) -> ResizeResult:
            f"rounded up to {pages} page{'s' if pages > 1 else ''} of {PAGE_BYTES} bytes "
            f"(a power of two)")
     return ResizeResult(requested_bytes, granted, None, why)
+
+
+_CAP_SYS_RESOURCE = 24  # bit number in the capability sets (linux/capability.h)
+
+
+def may_exceed_pipe_max_size() -> bool | None:
+    """True if this process may grow a pipe beyond ``/proc/sys/fs/pipe-max-size`` (Linux):
+    it holds ``CAP_SYS_RESOURCE`` in its effective set *and* lives in the initial user
+    namespace, where the kernel checks it. Being root is not enough: a container may drop
+    the capability, and inside a user namespace (rootless containers, ``unshare -r``) it
+    counts for nothing here. None where ``/proc`` does not tell."""
+    try:
+        with open("/proc/self/status") as f:
+            caps = next((line for line in f if line.startswith("CapEff:")), None)
+        if caps is None:
+            return None
+        if not int(caps.split()[1], 16) >> _CAP_SYS_RESOURCE & 1:
+            return False
+    except (OSError, ValueError, IndexError):
+        return None
+    return _in_initial_user_namespace()
+
+
+def _in_initial_user_namespace() -> bool:
+    """The initial user namespace maps every uid to itself: ``0 0 4294967295``."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            return [line.split() for line in f] == [["0", "0", "4294967295"]]
+    except FileNotFoundError:  # a kernel without user namespaces has only the initial one
+        return True
+
+
+def resize_rule(requested_bytes: int, *, page_bytes: int | None = None,
+                limit_bytes: int | None = None, current_bytes: int | None = None,
+                privileged: bool | None = None) -> int | str:
+    """What Linux's ``F_SETPIPE_SZ`` gives a pipe asked for ``requested_bytes``: the capacity
+    granted (bytes), or the errno name (``"EPERM"``, ``"EINVAL"``) it fails with.
+
+    The rule (``round_pipe_size`` and ``pipe_set_size`` in ``fs/pipe.c``): round up to a
+    power-of-two number of pages, one page at least (above 2 GiB: ``EINVAL``); growing the
+    pipe beyond ``limit_bytes`` (``pipe-max-size``) needs ``CAP_SYS_RESOURCE`` in the initial
+    user namespace (``privileged``, see :func:`may_exceed_pipe_max_size`), otherwise
+    ``EPERM``; shrinking is always allowed. Left as None,
+    ``page_bytes``, ``limit_bytes``, ``current_bytes`` (a new pipe's capacity) and
+    ``privileged`` are this machine's and this process's. Not modelled:
+    a user whose pipes already exceed ``/proc/sys/fs/pipe-user-pages-soft`` may not grow a
+    pipe at all.
+    """
+    requested_bytes = check_bytes("requested_bytes", requested_bytes, 1, 1 << 40)
+    if page_bytes is None:
+        page_bytes = PAGE_BYTES
+    page_bytes = check_bytes("page_bytes", page_bytes, 1, GIB)
+    if page_bytes & (page_bytes - 1):
+        raise ValueError(f"page_bytes must be a power of two, got {page_bytes}")
+    if limit_bytes is None:
+        limit_bytes = pipe_max_size_bytes()
+        if limit_bytes is None:
+            raise ValueError(f"limit_bytes must be given on a system without {_PIPE_MAX_SIZE_FILE}")
+    limit_bytes = check_bytes("limit_bytes", limit_bytes, 1, 1 << 40)
+    if current_bytes is None:
+        current_bytes = new_pipe_capacity_bytes() or 16 * page_bytes
+    current_bytes = check_bytes("current_bytes", current_bytes, 1, 1 << 40)
+    if privileged is None:
+        privileged = bool(may_exceed_pipe_max_size())
+    if not isinstance(privileged, bool):
+        raise TypeError(f"privileged must be True, False or None, got {privileged!r}")
+    if requested_bytes > 1 << 31:
+        return "EINVAL"
+    granted = max(page_bytes, 1 << (requested_bytes - 1).bit_length())
+    if granted > current_bytes and granted > limit_bytes and not privileged:
+        return "EPERM"
+    return granted
 
 
 # -- blocking ----------------------------------------------------------------------------
@@ -683,3 +758,88 @@ def _watch_pipe_fill(duration_s, reader_chunk, reader_interval_s, write_size, sa
                 time.sleep(max(0.0, min(sample_s, next_read - time.monotonic())))
             close_end(ends, 0)  # the writer gets EPIPE and ends
             child.wait()
+
+
+# -- SIGPIPE across a shell ---------------------------------------------------------------
+class ShellPipelineResult(NamedTuple):
+    """``yes | head -n 1`` run by ``/bin/sh`` that Python started, and how ``yes`` ended."""
+
+    #: How Python started the shell: ``"subprocess"`` or ``"os.system"``.
+    launcher: str
+    #: True if the shell began with SIGPIPE ignored (``SigIgn`` in ``/proc``); None if unknown.
+    shell_ignored_sigpipe: bool | None
+    #: What ``head -n 1`` printed.
+    output: str
+    #: ``yes``'s exit status as the shell reports it: ``128 + 13 = 141`` when SIGPIPE killed it.
+    yes_shell_status: int
+    #: ``"SIGPIPE"`` if a signal killed ``yes``, else None.
+    yes_killed_by: str | None
+    #: What ``yes`` wrote to its standard error (its complaint about ``EPIPE``, if any).
+    yes_stderr: str
+
+
+_LAUNCHERS = ("subprocess", "os.system")
+# The shell notes its own ignored signals, runs the pipeline, and writes yes's status ($?)
+# to fd 3. Positional parameters: the files for head's output, yes's stderr, the status.
+_YES_HEAD_SCRIPT = ('grep "^SigIgn:" "/proc/$$/status" >"$4" 2>/dev/null; '
+                    '{ { yes 2>"$2"; echo "$?" >&3; } | head -n 1 >"$1"; } 3>"$3"')
+
+
+def yes_head_from_python(launcher: str = "subprocess", deadline_s: float = 10.0
+                         ) -> ShellPipelineResult:
+    """Run ``yes | head -n 1`` through ``/bin/sh`` from a Python process that ignores SIGPIPE
+    (as every Python program does), started by ``launcher``.
+
+    ``"subprocess"`` resets SIGPIPE to its default before ``exec`` (``restore_signals=True``,
+    its default); ``"os.system"`` does not, and a shell keeps a signal that was ignored when
+    it started ignored, for itself and every command it runs (POSIX). So ``yes`` is killed by
+    SIGPIPE in one case and gets ``EPIPE`` in the other. The whole pipeline is killed if it
+    outlives ``deadline_s`` seconds.
+    """
+    launcher = check_choice("launcher", launcher, _LAUNCHERS)
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    _platform.require("fork")
+    import shutil
+
+    for program in ("/bin/sh", "yes", "head"):
+        if not shutil.which(program):
+            raise UnsupportedPlatformError(f"this experiment needs {program!r}, which is not "
+                                           "installed here")
+    return isolate.call(_yes_head_from_python, launcher, deadline_s, deadline_s=deadline_s + 5.0)
+
+
+def _yes_head_from_python(launcher: str, deadline_s: float) -> ShellPipelineResult:
+    from ._resources import private_dir
+
+    with private_dir() as d:
+        files = [os.path.join(d, name) for name in ("out", "err", "status", "sigign")]
+        with start_child(_launch_shell, launcher, files, deadline_s, deadline_s=deadline_s) as child:
+            child.wait().value()
+        out, err, status, sigign = (_read_text(f) for f in files)
+    shell_status = int(status.strip() or -1)
+    killed = shell_status - 128 == signal.SIGPIPE
+    ignored = None
+    if sigign.startswith("SigIgn:"):
+        ignored = bool(int(sigign.split()[1], 16) >> (signal.SIGPIPE - 1) & 1)
+    return ShellPipelineResult(launcher, ignored, out.strip(), shell_status,
+                               "SIGPIPE" if killed else None, err.strip())
+
+
+def _launch_shell(launcher: str, files: list, deadline_s: float) -> None:
+    import shlex
+    import subprocess
+
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as Python sets it at start-up
+    if launcher == "os.system":
+        os.system(f"set -- {' '.join(map(shlex.quote, files))}; {_YES_HEAD_SCRIPT}")
+    else:
+        subprocess.run(["/bin/sh", "-c", _YES_HEAD_SCRIPT, "sh", *files], timeout=deadline_s,
+                       stdin=subprocess.DEVNULL)
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""

@@ -92,6 +92,19 @@ def _cases():
         writers=64, record_bytes=4 * MIB)  # 25 TiB in all
     for bad in ("IGNORE", "kill", "", 13, None, "SIG_DFL"):
         add(pipes.write_without_reader, "sigpipe", bad, ValueError)
+    for bad, exc in BAD_BYTES[:2] + BAD_BYTES[3:]:  # the rule takes sizes above 1 GiB
+        add(pipes.resize_rule, "requested_bytes", bad, exc)
+    for param in ("page_bytes", "limit_bytes", "current_bytes"):
+        for bad, exc in ((0, ValueError), (-4096, ValueError), (4096.0, TypeError),
+                         ("4096", TypeError), (True, TypeError)):
+            add(pipes.resize_rule, param, bad, exc, requested_bytes=1)
+    add(pipes.resize_rule, "page_bytes", 3000, ValueError, requested_bytes=1)  # not 2**n
+    for bad in (1, 0, "yes", [True]):
+        add(pipes.resize_rule, "privileged", bad, TypeError, requested_bytes=1)
+    for bad in ("system", "popen", "", 1, None, "OS.SYSTEM"):
+        add(pipes.yes_head_from_python, "launcher", bad, ValueError)
+    for bad, exc in BAD_SECONDS:
+        add(pipes.yes_head_from_python, "deadline_s", bad, exc)
     for bad in (1, 0, "yes", None):
         add(pipes.read_without_writer, "close_unused_write_end", bad, TypeError)
     for bad, exc in [([0], ValueError), ([-5], ValueError), ([GIB + 1], ValueError),

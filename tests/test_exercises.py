@@ -12,7 +12,7 @@ RIGHT = {
     "01-child-write": 10, "01-same-address": True, "01-cow-faults": 1000,
     "02-records": 4, "02-pipeline-pipes": 2, "02-max-speedup": 2.0,
     "03-pipes-for-conversation": 2, "03-eof-when": " B ", "03-child-closes": 2,
-    "04-fill-3000": 48000, "04-setpipe-5000": 8192, "04-nonblocking-full": "eagain",
+    "04-fill-3000": 24000, "04-setpipe-5000": 8192, "04-nonblocking-full": "eagain",
     "05-sigpipe-status": -13, "05-python-exception": "BrokenPipeError", "05-read-eof": b"",
     "06-enxio": "ENXIO", "06-pipe-buf": 4096, "06-fifos-for-rpc": 4,
     "07-lost-updates-locked": 0, "07-copies": 0,
@@ -23,7 +23,7 @@ WRONG = {
     "01-child-write": 20, "01-same-address": False, "01-cow-faults": 0,
     "02-records": 1, "02-pipeline-pipes": 3, "02-max-speedup": 4,
     "03-pipes-for-conversation": 1, "03-eof-when": "c", "03-child-closes": 4,
-    "04-fill-3000": 65536, "04-setpipe-5000": 5000, "04-nonblocking-full": "EPIPE",
+    "04-fill-3000": 48000, "04-setpipe-5000": 5000, "04-nonblocking-full": "EPIPE",
     "05-sigpipe-status": 13, "05-python-exception": "OSError", "05-read-eof": b"0",
     "06-enxio": "EAGAIN", "06-pipe-buf": 65536, "06-fifos-for-rpc": 2,
     "07-lost-updates-locked": 1, "07-copies": 2,
@@ -73,7 +73,7 @@ def test_near_misses_are_wrong(exercise_id, answer):
 
 
 def test_kernel_answers_come_from_the_kernel():
-    assert EXERCISES["04-fill-3000"].answer() == fill_pipe(3000).filled_bytes
+    assert EXERCISES["04-fill-3000"].answer() == fill_pipe(3000, pipe_size_bytes=32768).filled_bytes
     assert EXERCISES["04-setpipe-5000"].answer() == resize_pipe(5000).granted_bytes
 
 
@@ -162,3 +162,21 @@ def test_agrees(predicted, measured, tol, expected):
 def test_compare_prediction_bad_arguments(kwargs, exc, name):
     with pytest.raises(exc, match=name):
         exercises.compare_prediction(**kwargs)
+
+
+def test_the_fill_exercise_asks_what_the_fill_widget_cannot_show():
+    """04's first exercise must be worked out with the rule: the fill widget offers no pipe of
+    the asked size, and the hint nudges without the number."""
+    from ipclab import pipes, widgets
+
+    ex = EXERCISES["04-fill-3000"]
+    answer = ex.answer()
+    assert answer == exercises.pipe_fill_model(3000, pages=32768 // pipes.PAGE_BYTES,
+                                               page_bytes=pipes.PAGE_BYTES)
+    assert answer != fill_pipe(3000).filled_bytes  # not the default pipe's answer
+    box = widgets.fill_explorer(run_now=False)
+    options = [list(getattr(w, "options", ())) for w in box.children]
+    assert options and all("32 KiB" not in o for o in options)
+    for text in (ex.hint, ex.question):
+        assert f"{answer:,}" not in text and str(answer) not in text
+    assert f"{answer:,}" in ex.why(answer)

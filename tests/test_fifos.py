@@ -61,8 +61,28 @@ def test_records_up_to_pipe_buf_never_tear():
 
 def test_records_above_pipe_buf_tear_with_a_small_read_reader():
     r = fifos.fifo_atomicity(4097, writers=4, records_per_writer=200, read_size_bytes=4096)
-    assert r.records_received == 800  # every byte arrived ...
-    assert r.records_torn > 0  # ... but records of different writers got mixed
+    assert r.records_received == 800  # every byte arrived (how many tore is up to luck)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's page rule")
+def test_a_tear_forced_step_by_step_happens_every_time():
+    page = os.sysconf("SC_PAGE_SIZE")
+    for _ in range(3):
+        t = fifos.forced_tear()
+        assert t.capacity_bytes == page and t.record_bytes == page + 1 > t.pipe_buf_bytes
+        assert t.records[0] == f"A×{page + 1}"  # split, but nobody else wrote in between
+        assert t.records[1].startswith("B×1 C×1 ")  # the odd bytes of B and C, merged
+        assert t.records_torn == 2 and len(t.records) == 3
+        letters = "".join(run.split("×")[0] * int(run.split("×")[1])
+                          for rec in t.records for run in rec.split())
+        assert sorted(letters) == sorted("A" * (page + 1) + "B" * (page + 1) + "C" * (page + 1))
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-1, ValueError), ("5", TypeError),
+                                        (None, TypeError), (float("nan"), ValueError)])
+def test_forced_tear_rejects_bad_input(bad, error):
+    with pytest.raises(error, match="deadline_s"):
+        fifos.forced_tear(deadline_s=bad)
 
 
 # -- client/server -----------------------------------------------------------------------

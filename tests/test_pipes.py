@@ -155,6 +155,102 @@ def test_pipe_size_above_the_limit_is_a_value_error():
             call()
 
 
+# -- the F_SETPIPE_SZ rule, with and without privilege ---------------------------------------
+_REQUESTS = [1, PAGE - 1, PAGE, PAGE + 1, 5000, 65535, 65536, 65537, 3 * PAGE]
+
+
+def _requests():
+    limit = pipes.pipe_max_size_bytes()
+    return _REQUESTS + [limit // 2 + 1, limit, limit + 1, 2 * limit, 4 * limit + 3]
+
+
+def _measured_and_predicted(requests):
+    """``[(requested, kernel's outcome, rule's outcome)]`` in the calling process."""
+    out = []
+    for n in requests:
+        r = pipes.resize_pipe(n)
+        out.append((n, r.granted_bytes if r.error is None else r.error, pipes.resize_rule(n)))
+    return out
+
+
+def _as_nobody(requests):
+    """Drop to the unprivileged user ``nobody`` (this is a forked child), then measure."""
+    import pwd
+
+    user = pwd.getpwnam("nobody")
+    os.setgroups([])
+    os.setgid(user.pw_gid)
+    os.setuid(user.pw_uid)
+    assert os.geteuid() == user.pw_uid
+    return pipes.may_exceed_pipe_max_size(), _measured_and_predicted(requests)
+
+
+@linux_only
+def test_the_rule_predicts_every_resize_in_this_process():
+    """Whatever this process's privilege (a root grader with CAP_SYS_RESOURCE gets grants
+    above pipe-max-size, root in a container gets EPERM), the rule says what happens."""
+    results = _measured_and_predicted(_requests())
+    assert [m for _, m, _ in results] == [p for _, _, p in results], results
+    above = [m for n, m, _ in results if n > pipes.pipe_max_size_bytes()]
+    assert all(m == "EPERM" for m in above) != bool(pipes.may_exceed_pipe_max_size())
+    assert pipes.may_exceed_pipe_max_size() is _kernel_allows_above_max()
+
+
+@linux_only
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can become nobody")
+def test_the_rule_predicts_every_resize_of_an_unprivileged_user():
+    from ipclab.process import call_in_child
+
+    privileged, results = call_in_child(_as_nobody, _requests(), deadline_s=20)
+    assert privileged is False
+    assert [m for _, m, _ in results] == [p for _, _, p in results], results
+    limit = pipes.pipe_max_size_bytes()
+    assert [m for n, m, _ in results if n > limit] == ["EPERM"] * 3
+
+
+@linux_only
+def test_the_rule_predicts_every_resize_inside_a_user_namespace():
+    """Root of a user namespace (rootless containers) holds CAP_SYS_RESOURCE there, which the
+    kernel ignores for pipe-max-size: the rule must not be fooled by the capability bits."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not shutil.which("unshare"):
+        pytest.skip("needs unshare(1)")
+    code = ("import json; from ipclab import pipes\n"
+            "caps = open('/proc/self/status').read().split('CapEff:')[1].split()[0]\n"
+            f"reqs = {_requests()!r}\n"
+            "out = [(pipes.resize_pipe(n).granted_bytes or pipes.resize_pipe(n).error,"
+            " pipes.resize_rule(n)) for n in reqs]\n"
+            "print(json.dumps([int(caps, 16) >> 24 & 1, pipes.may_exceed_pipe_max_size(), out]))\n")
+    done = subprocess.run(["unshare", "--user", "--map-root-user", sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode != 0 and "unshare" in done.stderr:
+        pytest.skip(f"user namespaces unavailable here: {done.stderr.strip()[:200]}")
+    import json
+
+    cap_bit, privileged, out = json.loads(done.stdout)
+    assert cap_bit == 1, "root of a new user namespace holds every capability there"
+    assert privileged is False
+    assert [m for m, _ in out] == [p for _, p in out], out
+
+
+@pytest.mark.parametrize("requested, kwargs, expected", [
+    (1, {}, 4096), (4097, {}, 8192), (65537, {}, 131072), (1 << 20, {}, 1 << 20),
+    ((1 << 20) + 1, {}, "EPERM"), ((1 << 20) + 1, {"privileged": True}, 2 << 20),
+    (1 << 30, {"privileged": True}, 1 << 30), ((1 << 31) + 1, {"privileged": True}, "EINVAL"),
+    (8192, {"limit_bytes": 4096}, 8192),  # shrinking a 64 KiB pipe is always allowed
+    (131072, {"limit_bytes": 4096}, "EPERM"),  # growing it beyond the limit is not
+    (1, {"page_bytes": 16384, "current_bytes": 262144}, 16384),  # 16 KiB pages
+    (100_000, {"page_bytes": 65536, "current_bytes": 1 << 20}, 131072),
+])
+def test_resize_rule_cases(requested, kwargs, expected):
+    kw = {"page_bytes": 4096, "limit_bytes": 1 << 20, "current_bytes": 65536,
+          "privileged": False, **kwargs}
+    assert pipes.resize_rule(requested, **kw) == expected
+
+
 def test_limit_error_is_an_oserror():
     assert issubclass(LimitError, OSError)
 
@@ -239,6 +335,23 @@ def test_writes_above_pipe_buf_tear_with_small_reads():
                                       read_size_bytes=4096)
     assert result.records_received == 800
     assert result.records_torn > 0
+
+
+# -- SIGPIPE through a shell started from Python ----------------------------------------------
+def test_a_shell_from_subprocess_lets_sigpipe_stop_yes():
+    r = pipes.yes_head_from_python("subprocess")
+    assert r.output == "y"
+    assert r.shell_ignored_sigpipe is False  # subprocess reset it before exec
+    assert r.yes_killed_by == "SIGPIPE" and r.yes_shell_status == 128 + 13
+    assert r.yes_stderr == ""
+
+
+def test_a_shell_from_os_system_keeps_sigpipe_ignored_and_yes_gets_epipe():
+    r = pipes.yes_head_from_python("os.system")
+    assert r.output == "y"
+    assert r.shell_ignored_sigpipe is True  # inherited from Python, kept by the shell
+    assert r.yes_killed_by is None and r.yes_shell_status not in (0, 128 + 13)
+    assert "Broken pipe" in r.yes_stderr or "EPIPE" in r.yes_stderr or r.yes_stderr
 
 
 # -- fill level over time -------------------------------------------------------------------

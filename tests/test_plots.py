@@ -105,21 +105,69 @@ def test_fill_by_write_size_has_a_bar_per_size_and_the_capacity_line(fills):
     _renders(fig)
 
 
-def test_setpipe_granted_steps_through_granted_sizes_and_marks_refusals(resizes):
+def test_setpipe_granted_draws_measured_points_and_the_rule_as_stairs(resizes):
     limit = ipclab.pipe_max_size_bytes()
     fig = plots.setpipe_granted(resizes, limit)
     ax = fig.axes[0]
     ok = [r for r in resizes if r.granted_bytes is not None]
-    step = _line(ax, "granted (F_GETPIPE_SZ after)")
-    assert list(step.get_ydata()) == [r.granted_bytes for r in ok]
+    points = _line(ax, "measured (F_GETPIPE_SZ after)")
+    assert points.get_linestyle() == "None", "no line between measured points: it would lie"
+    assert list(points.get_xdata()) == [r.requested_bytes for r in ok]
+    assert list(points.get_ydata()) == [r.granted_bytes for r in ok]
+    # The rule's staircase: every step is what the kernel's rule gives inside that step.
+    stairs = [p for p in ax.patches if p.get_label().startswith("the rule")][0]
+    values, edges = stairs.get_data().values, stairs.get_data().edges
+    for lo, hi, v in zip(edges[:-1], edges[1:], values):
+        for x in {int(lo) + 1, int(hi)}:
+            assert ipclab.pipes.resize_rule(x, privileged=True) == v, (x, v)
+    assert edges[-1] <= 2 * max(r.requested_bytes for r in ok), "drawn only where measured"
     refused = [r for r in resizes if r.granted_bytes is None]
-    assert refused, "a request above pipe-max-size should have been refused"
-    cross = [ln for ln in ax.get_lines() if ln.get_label().startswith("refused")][0]
-    assert list(cross.get_xdata()) == [r.requested_bytes for r in refused]
+    if refused:  # unprivileged here (no CAP_SYS_RESOURCE): above pipe-max-size is refused
+        cross = [ln for ln in ax.get_lines() if ln.get_label().startswith("refused")][0]
+        assert list(cross.get_xdata()) == [r.requested_bytes for r in refused]
     limit_line = [ln for ln in ax.get_lines() if "pipe-max-size" in ln.get_label()][0]
     assert list(limit_line.get_xdata()) == [limit, limit]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     _renders(fig)
+
+
+def _box(artist, fig):
+    return artist.get_window_extent(fig.canvas.get_renderer())
+
+
+@pytest.mark.parametrize("style", ["default", "projector"])
+def test_fill_bars_explain_their_colours_and_keep_labels_and_legend_off_the_data(fills, style):
+    with plots.style(style):
+        fig = plots.fill_by_write_size(fills)
+        fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = fig.legends[0]
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert "fills the capacity" in texts and "falls short: page space wasted" in texts
+    colours = {h.get_label(): h.get_facecolor() for h in legend.legend_handles
+               if hasattr(h, "get_facecolor")}
+    capacity = fills[0].capacity_bytes
+    for bar, r in zip(_bars(ax), fills):
+        key = "fills the capacity" if r.filled_bytes == capacity else "falls short: page space wasted"
+        assert bar.get_facecolor() == colours[key], r
+    assert not _box(legend, fig).overlaps(_box(ax.patch, fig)), "the legend covers the axes"
+    line_y = ax.transData.transform((0, capacity))[1]
+    for label in ax.texts:  # the bar labels sit inside the bars, below the capacity line
+        assert _box(label, fig).y1 < line_y, label.get_text()
+
+
+@pytest.mark.parametrize("style", ["default", "projector"])
+def test_every_pipe_and_fifo_figure_keeps_its_legend_off_the_axes(resizes, fill_samples, torn,
+                                                                 style):
+    with plots.style(style):
+        figs = [plots.setpipe_granted(resizes, ipclab.pipe_max_size_bytes()),
+                plots.pipe_fill_level(fill_samples, 0.4), plots.torn_records(*torn)]
+        for fig in figs:
+            fig.canvas.draw()
+    for fig in figs:
+        assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.axes)
+        for ax in fig.axes:
+            assert not _box(fig.legends[0], fig).overlaps(_box(ax.patch, fig))
 
 
 def test_pipe_fill_level_plots_every_sample_and_shades_blocked_runs(fill_samples):
@@ -277,3 +325,43 @@ def test_every_plot_module_exports_what_it_defines():
         assert module.__all__, name
         for attr in module.__all__:
             assert getattr(plots, attr) is getattr(module, attr), f"{name}.{attr}"
+
+
+def test_style_displays_nothing_in_ipython_but_keeps_its_repr():
+    """A notebook's first cell ends with ``plots.style("default")``: IPython must not print
+    the returned object (the display hook sends nothing when the formatter returns no data)."""
+    from IPython.core.formatters import DisplayFormatter
+
+    formatter = DisplayFormatter()  # what IPython's display hook asks for an Out[] value
+    with plots.style("projector") as s:
+        assert formatter.format(s) == ({}, {})
+        assert repr(s) == "<ipclab.plots style 'projector'>"
+
+
+@pytest.mark.slow
+def test_style_as_a_cells_last_line_leaves_no_output_in_a_real_kernel():
+    pytest.importorskip("nbclient")
+    code = (  # in a subprocess: the kernel client's sockets are not this test's to keep
+        "import json, nbformat, nbclient\n"
+        "nb = nbformat.v4.new_notebook(cells=[\n"
+        "    nbformat.v4.new_code_cell(\"import ipclab\\nipclab.plots.style('default')\"),\n"
+        "    nbformat.v4.new_code_cell(\"with ipclab.plots.style('projector'):\\n\"\n"
+        "                              \"    print(ipclab.plots.current_style())\\n\"\n"
+        "                              \"ipclab.plots.current_style()\")])\n"
+        "nbclient.NotebookClient(nb, timeout=60, kernel_name='python3').execute()\n"
+        "print(json.dumps([c.outputs for c in nb.cells]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, check=True)
+    first, second = json.loads(done.stdout.splitlines()[-1])
+    assert first == []
+    assert second[0]["text"] == "projector\n"
+    assert second[1]["data"]["text/plain"] == "'default'"
+
+
+def test_legend_stays_off_the_axes_without_the_course_style(fills):
+    """A live plot's figure may come from pyplot with matplotlib's own settings."""
+    with matplotlib.rc_context({"figure.constrained_layout.use": False}):
+        fig = plots.fill_by_write_size(fills)
+        fig.canvas.draw()
+    assert not _box(fig.legends[0], fig).overlaps(_box(fig.axes[0].patch, fig))

@@ -157,12 +157,17 @@ class _Style:
     def __repr__(self) -> str:
         return f"<ipclab.plots style {self.name!r}>"
 
+    def _ipython_display_(self) -> None:
+        """Show nothing: ``style("projector")`` as a cell's last line is called for its effect,
+        and IPython would otherwise print the returned object (``repr`` still works)."""
+
 
 def style(name: str = "projector") -> _Style:
     """Switch every later figure to the ``"projector"`` or ``"default"`` (laptop) look.
 
     Changes matplotlib's ``rcParams`` now; in a ``with`` block the previous values come back
-    at its end. Colours are the Okabe–Ito palette in both styles.
+    at its end. Colours are the Okabe–Ito palette in both styles. The returned object displays
+    as nothing in IPython, so a cell may end with ``style(...)``.
     """
     if not isinstance(name, str) or name not in STYLES:
         raise ValueError(f"name must be one of {', '.join(map(repr, STYLES))}, got {name!r}")
@@ -274,6 +279,29 @@ def _log2_axis(ax, which: str = "x", lo: float = 1, hi: float = 1 << 20,
     axis.set_major_locator(LogLocator(base=2 ** step, numticks=40))
     axis.set_major_formatter(_size_formatter())
     axis.set_minor_formatter(NullFormatter())
+
+
+def _legend_below(fig, handles=None, max_cols: int = 3):
+    """One legend for the whole figure, below the axes: never over the data, in any style.
+
+    ``handles`` default to every labelled artist of every axes (each label once). A legend
+    drawn before (a live plot redraws) is replaced.
+    """
+    for old in list(fig.legends):
+        old.remove()
+    if handles is None:
+        seen = {}
+        for ax in fig.axes:
+            for h, label in zip(*ax.get_legend_handles_labels()):
+                seen.setdefault(label, h)
+        handles = [h for h in seen.values()]
+    handles = [h for h in handles if not str(h.get_label()).startswith("_")]
+    if not handles:
+        return None
+    if fig.get_layout_engine() is None:  # "outside" needs constrained layout to make room
+        fig.set_layout_engine("constrained")
+    return fig.legend(handles=handles, loc="outside lower center",
+                      ncols=min(max_cols, len(handles)), fontsize="small")
 
 
 def _as_list(items, what: str) -> list:

@@ -6,7 +6,8 @@ Figure.
 
 from __future__ import annotations
 
-from ._style import OKABE_ITO, _as_list, _log2_axis, _need, _size_label, mechanism_color, new_figure
+from ._style import (OKABE_ITO, _as_list, _legend_below, _log2_axis, _need, _size_label,
+                     mechanism_color, new_figure)
 
 __all__ = ["torn_records"]
 
@@ -51,5 +52,5 @@ def torn_records(pipe=None, fifo=None, pipe_buf_bytes: int | None = None):
     ax.set_xlabel("record size (one write() each)")
     ax.set_ylabel("records torn (%)")
     ax.set_title("Writes up to PIPE_BUF stay whole")
-    ax.legend(loc="upper left", fontsize="small")
+    _legend_below(fig)
     return fig

@@ -6,19 +6,27 @@ none measures anything.
 
 from __future__ import annotations
 
-from ._style import (OKABE_ITO, _as_list, _log2_axis, _need, _size_formatter, _size_label,
-                     new_figure)
+from ._style import (OKABE_ITO, _as_list, _legend_below, _log2_axis, _need, _size_formatter,
+                     _size_label, new_figure)
 
 __all__ = ["fill_by_write_size", "setpipe_granted", "pipe_fill_level"]
+
+
+_FULL = "fills the capacity"
+_SHORT = "falls short: page space wasted"
 
 
 def fill_by_write_size(results, capacity_bytes: int | None = None):
     """Bars: bytes that fit in a new pipe for each write size, the capacity as a line.
 
     ``results``: :class:`ipclab.FillResult` records (``fill_pipe(size)`` for several sizes).
-    ``capacity_bytes`` defaults to the results' ``capacity_bytes``. Bars that fall short of
-    the capacity are drawn in a second colour: there the page rule wasted space.
+    ``capacity_bytes`` defaults to the results' ``capacity_bytes``. Bars that fill the
+    capacity are blue, bars that fall short of it (there the page rule wasted space) are
+    vermillion; the legend says so. Each bar's number is written inside it, clear of the
+    capacity line.
     """
+    from matplotlib.patches import Patch
+
     results = _as_list(results, "results")
     _need(results, "results", ("write_size_bytes", "filled_bytes", "capacity_bytes"))
     results = sorted(results, key=lambda r: r.write_size_bytes)
@@ -27,36 +35,59 @@ def fill_by_write_size(results, capacity_bytes: int | None = None):
     fig, ax = new_figure()
     x = range(len(results))
     filled = [r.filled_bytes for r in results]
-    colors = [OKABE_ITO["vermillion"] if capacity_bytes and f < capacity_bytes
-              else OKABE_ITO["blue"] for f in filled]
+    short = [bool(capacity_bytes) and f < capacity_bytes for f in filled]
+    colors = [OKABE_ITO["vermillion"] if s else OKABE_ITO["blue"] for s in short]
     bars = ax.bar(x, filled, color=colors)
-    ax.bar_label(bars, labels=[f"{f:,}" for f in filled], padding=2,
-                 fontsize="x-small" if len(results) > 5 else "small")
+    ax.bar_label(bars, labels=[f"{f:,}" for f in filled], label_type="center", rotation=90,
+                 color="white", fontweight="bold",
+                 fontsize="small" if len(results) > 5 else "medium")
+    handles = [Patch(color=OKABE_ITO["blue"], label=_FULL)]
+    if any(short):
+        handles.append(Patch(color=OKABE_ITO["vermillion"], label=_SHORT))
     if capacity_bytes:
-        ax.axhline(capacity_bytes, color="black", linestyle="--",
-                   label=f"capacity (F_GETPIPE_SZ) {_size_label(capacity_bytes)}")
-    ax.set_xticks(list(x), [_size_label(r.write_size_bytes) for r in results])
-    ax.tick_params(axis="x", labelrotation=30 if len(results) > 5 else 0)
+        handles.append(ax.axhline(capacity_bytes, color="black", linestyle="--",
+                                  label=f"capacity (F_GETPIPE_SZ) {_size_label(capacity_bytes)}"))
+    ax.set_xticks(list(x), [_size_label(r.write_size_bytes) for r in results],
+                  **({"rotation": 40, "ha": "right", "rotation_mode": "anchor"}
+                     if len(results) > 5 else {}))
     ax.yaxis.set_major_formatter(_size_formatter())
     top = max(filled + [capacity_bytes or 0])
-    ax.set_ylim(0, top * 1.25)
+    ax.set_ylim(0, top * 1.08)
     ax.set_yticks([top * k / 4 for k in range(5)] if top % 4 == 0 else ax.get_yticks())
     ax.set_xlabel("size of each write")
-    ax.set_ylabel("bytes in the pipe when full")
+    ax.set_ylabel("bytes that fit")
     ax.set_title("What fits depends on the write size")
-    if capacity_bytes:
-        ax.legend(loc="upper left", fontsize="small")
+    _legend_below(fig, handles, max_cols=2)
     ax.grid(axis="x", visible=False)
     return fig
 
 
-def setpipe_granted(results, pipe_max_size_bytes: int | None = None):
-    """Steps: capacity granted by ``F_SETPIPE_SZ`` against the size requested (log axes).
+def _rule_stairs(lo: int, hi: int, page_bytes: int):
+    """``(edges, values)`` of the rounding rule from ``lo`` to ``hi`` bytes requested: a
+    request in (2ᵏ⁻¹, 2ᵏ] gets 2ᵏ bytes, one page at least."""
+    edges, values = [lo], []
+    step = page_bytes
+    while edges[-1] < hi:
+        if step > edges[-1]:
+            edges.append(step)
+            values.append(step)
+        step *= 2
+    return edges, values
 
-    ``results``: :class:`ipclab.ResizeResult` records (``resize_pipe(n)`` for many ``n``);
-    refused requests (``EPERM`` above ``pipe-max-size``) are crosses along the top.
+
+def setpipe_granted(results, pipe_max_size_bytes: int | None = None,
+                    page_bytes: int | None = None):
+    """Capacity granted by ``F_SETPIPE_SZ`` against the size requested (log axes).
+
+    ``results``: :class:`ipclab.ResizeResult` records (``resize_pipe(n)`` for many ``n``).
+    Each measured request is a point; the rounding rule (a power of two, one page of
+    ``page_bytes`` at least; default: this machine's page) is drawn as the staircase it is,
+    over the range of the granted requests only. Refused requests (``EPERM`` above
+    ``pipe-max-size`` without ``CAP_SYS_RESOURCE``) are crosses along the top.
     ``pipe_max_size_bytes`` (``ipclab.pipe_max_size_bytes()``) is marked when given.
     """
+    if page_bytes is None:
+        from ..pipes import PAGE_BYTES as page_bytes
     results = _as_list(results, "results")
     _need(results, "results", ("requested_bytes", "granted_bytes", "error"))
     results = sorted(results, key=lambda r: r.requested_bytes)
@@ -68,8 +99,12 @@ def setpipe_granted(results, pipe_max_size_bytes: int | None = None):
     top = max([r.granted_bytes for r in ok] + [hi]) * 2
     ax.plot([lo, hi], [lo, hi], color="0.5", linestyle=":", label="granted = requested")
     if ok:
-        ax.step([r.requested_bytes for r in ok], [r.granted_bytes for r in ok], where="post",
-                color=OKABE_ITO["blue"], marker="o", label="granted (F_GETPIPE_SZ after)")
+        edges, values = _rule_stairs(lo, max(r.requested_bytes for r in ok), page_bytes)
+        ax.stairs(values, edges, baseline=None, color=OKABE_ITO["sky blue"], linewidth=1.5,
+                  label="the rule: round up to 2ⁿ pages")
+        ax.plot([r.requested_bytes for r in ok], [r.granted_bytes for r in ok],
+                linestyle="none", color=OKABE_ITO["blue"], marker="o",
+                label="measured (F_GETPIPE_SZ after)")
     if refused:
         errors = sorted({r.error for r in refused})
         ax.plot([r.requested_bytes for r in refused], [top] * len(refused), linestyle="none",
@@ -79,11 +114,13 @@ def setpipe_granted(results, pipe_max_size_bytes: int | None = None):
         ax.axvline(pipe_max_size_bytes, color="black", linestyle="--",
                    label=f"pipe-max-size = {_size_label(pipe_max_size_bytes)}")
     _log2_axis(ax, "x", lo, hi * 2)
-    _log2_axis(ax, "y", min(r.granted_bytes for r in ok) if ok else lo, top)
+    bottom = max(1, min(r.granted_bytes for r in ok) // 4) if ok else lo
+    _log2_axis(ax, "y", bottom, top)
+    ax.set_ylim(bottom, top * 1.5)  # the diagonal below the smallest grant adds nothing
     ax.set_xlabel("size requested (F_SETPIPE_SZ)")
     ax.set_ylabel("capacity granted")
     ax.set_title("F_SETPIPE_SZ rounds up to 2ⁿ pages")
-    ax.legend(loc="upper left")
+    _legend_below(fig, max_cols=2)
     return fig
 
 
@@ -128,9 +165,8 @@ def _draw_fill_level(axes, samples, duration_s: float | None = None) -> None:
     top.yaxis.set_major_formatter(_kib_formatter())
     top.set_ylabel("queued")
     top.set_title("Fast writer, slow reader")
-    top.legend(loc="lower left", fontsize="small", framealpha=0.9, frameon=True)
     read = [getattr(s, "read_bytes", 0) for s in samples]
-    bottom.plot(t, [r + f for r, f in zip(read, fill)], color=OKABE_ITO["blue"],
+    bottom.plot(t, [r + f for r, f in zip(read, fill)], color=OKABE_ITO["reddish purple"],
                 label="written")
     bottom.plot(t, read, color=OKABE_ITO["bluish green"], linestyle="--", label="read")
     bottom.set_ylim(bottom=0)
@@ -142,7 +178,7 @@ def _draw_fill_level(axes, samples, duration_s: float | None = None) -> None:
     most = max([r + f for r, f in zip(read, fill)] + [capacity or 4096])
     bottom.yaxis.set_major_locator(MultipleLocator(max(4096, 2 ** math.ceil(math.log2(most / 3)))))
     bottom.set_ylabel("so far")
-    bottom.legend(loc="upper left", fontsize="small")
+    _legend_below(top.figure)
     end = duration_s if duration_s else (t[-1] if t else 1.0)
     bottom.set_xlim(0, end)
     bottom.set_xlabel("time (s)")
