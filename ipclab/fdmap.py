@@ -20,8 +20,9 @@ import platform
 import stat
 from typing import NamedTuple
 
-__all__ = ["FdInfo", "ProcessState", "EndHolder", "process_fds", "process_state",
-           "holders", "pipe_key"]
+__all__ = ["FdInfo", "ProcessState", "EndHolder", "PipeLink", "ProcessBox", "FdPicture",
+           "process_fds", "process_state", "holders", "pipe_key", "picture",
+           "pipe_fork_stages", "fifo_writers"]
 
 #: System call numbers of the calls a learner's process blocks in, by machine.
 _SYSCALLS = {
@@ -167,3 +168,160 @@ def holders(fds: list[FdInfo], inode: int, mode: str) -> list[EndHolder]:
     (``"write"`` or ``"read"``; a read/write open counts for both)."""
     return [EndHolder(f.pid, f.fd, f.mode) for f in fds
             if f.kind in ("pipe", "fifo") and f.inode == inode and f.mode in (mode, "read/write")]
+
+
+# -- the picture: processes as boxes, pipes as arrows -----------------------------------------
+class ProcessBox(NamedTuple):
+    """A process and the pipe and FIFO ends it holds (other descriptors are left out)."""
+
+    pid: int
+    #: ``"parent"``, ``"child 1234"``, ``"reader"``, ...
+    label: str
+    #: Its ends, as :class:`FdInfo`, in descriptor order.
+    ends: tuple
+
+
+class PipeLink(NamedTuple):
+    """One pipe or FIFO: every write end points at every read end."""
+
+    inode: int
+    #: ``"pipe"`` or ``"fifo"``.
+    kind: str
+    #: ``(pid, fd)`` of every write end (a read/write open counts on both sides).
+    write_ends: tuple
+    #: ``(pid, fd)`` of every read end.
+    read_ends: tuple
+    #: ``(pid, fd)`` of ends that should have been closed: a process that holds both ends of
+    #: a pipe another process holds too (it will never see end of file, or never get EPIPE).
+    unclosed: tuple
+
+
+class FdPicture(NamedTuple):
+    """Who holds which end, at one moment (:func:`picture`)."""
+
+    #: What moment this is: ``"after fork()"``.
+    title: str
+    processes: tuple
+    pipes: tuple
+
+    @property
+    def end_count(self) -> int:
+        """How many pipe and FIFO ends are open, all processes together."""
+        return sum(len(p.ends) for p in self.processes)
+
+
+def picture(pids_and_labels, title: str = "", *, only=None, leave_out=()) -> FdPicture:
+    """Read who holds which end of which pipe among ``pids_and_labels`` (``(pid, label)``
+    pairs) now, from ``/proc``: only the pipes and FIFOs whose inodes are in ``only`` (if
+    given), none of those in ``leave_out`` (plumbing that is not part of the lesson)."""
+    only = None if only is None else set(only)
+    leave_out = set(leave_out)
+    boxes = []
+    for pid, label in pids_and_labels:
+        ends = tuple(f for f in process_fds(pid) if f.kind in ("pipe", "fifo")
+                     and (only is None or f.inode in only) and f.inode not in leave_out)
+        boxes.append(ProcessBox(pid, label, ends))
+    by_inode: dict = {}
+    for box in boxes:
+        for end in box.ends:
+            by_inode.setdefault(end.inode, []).append(end)
+    links = []
+    for inode, ends in by_inode.items():
+        writes = tuple((e.pid, e.fd) for e in ends if e.mode in ("write", "read/write"))
+        reads = tuple((e.pid, e.fd) for e in ends if e.mode in ("read", "read/write"))
+        holders_ = {e.pid for e in ends}
+        both = {pid for pid in holders_
+                if any(p == pid for p, _ in writes) and any(p == pid for p, _ in reads)}
+        unclosed = tuple((e.pid, e.fd) for e in ends if e.pid in both and len(holders_) > 1)
+        links.append(PipeLink(inode, ends[0].kind, writes, reads, unclosed))
+    return FdPicture(title, tuple(boxes), tuple(sorted(links)))
+
+
+def _hold_until_told(go_fd: int, ready_fd: int, close: tuple) -> None:
+    """Child: close ``close``, say so on ``ready_fd``, hold the rest until ``go_fd`` ends."""
+    for fd in close:
+        os.close(fd)
+    os.write(ready_fd, b"!")
+    os.read(go_fd, 1)
+
+
+def pipe_fork_stages(deadline_s: float = 10.0) -> list[FdPicture]:
+    """Notebook 3's key moments, read from the live processes: after ``pipe()`` (one process,
+    two ends), after ``fork()`` (two processes, four ends) and after each side closed the
+    end it does not use (the child writes, the parent reads: two ends)."""
+    from ._check import check_seconds
+
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    from . import isolate
+
+    return isolate.call(_pipe_fork_stages, deadline_s, deadline_s=deadline_s)
+
+
+def _pipe_fork_stages(deadline_s: float) -> list[FdPicture]:
+    from ._resources import open_pipe
+    from .process import start_child
+
+    me = os.getpid()
+    stages = []
+    with open_pipe() as ends, open_pipe() as ready, open_pipe() as go:
+        r, w = ends
+        lesson = {os.fstat(r).st_ino}
+        stages.append(picture([(me, "parent")], "after pipe()", only=lesson))
+        pictures = []
+        for close in ((), (r,)):  # the child as fork() made it, then after it closed r
+            child = start_child(_hold_until_told, go[0], ready[1], close,
+                                pass_fds=(r, w, go[0], ready[1]), deadline_s=deadline_s)
+            with child:
+                os.read(ready[0], 1)
+                if close:
+                    os.close(w)
+                    ends[1] = None
+                pair = [(me, "parent"), (child.pid, "child")]
+                pictures.append(picture(pair, "after fork()" if not close else
+                                        "after each side closed the end it does not use",
+                                        only=lesson))
+                child.kill()
+        stages += pictures
+    return stages
+
+
+def fifo_writers(writers: int = 3, deadline_s: float = 10.0) -> FdPicture:
+    """A FIFO with one reader and ``writers`` writers, each an unrelated open of its path."""
+    from ._check import check_int, check_seconds
+
+    writers = check_int("writers", writers, 1, 16)
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    from . import isolate
+
+    return isolate.call(_fifo_writers, writers, deadline_s, deadline_s=deadline_s)
+
+
+def _open_fifo_and_hold(path: str, flags: int, go_fd: int, ready_fd: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.write(ready_fd, b"!")
+        os.read(go_fd, 1)
+    finally:
+        os.close(fd)
+
+
+def _fifo_writers(writers: int, deadline_s: float) -> FdPicture:
+    from ._resources import open_pipe, private_dir
+    from .process import ChildGroup
+
+    with private_dir() as folder, open_pipe() as ready, open_pipe() as go:
+        path = os.path.join(folder, "requests.fifo")
+        os.mkfifo(path, 0o600)
+        with ChildGroup(deadline_s=deadline_s) as group:
+            roles = [("reader", os.O_RDONLY)] + [(f"writer {i + 1}", os.O_WRONLY)
+                                                 for i in range(writers)]
+            kids = [(group.start(_open_fifo_and_hold, path, flags, go[0], ready[1],
+                                 pass_fds=(go[0], ready[1])), label) for label, flags in roles]
+            group.release()
+            for _ in kids:
+                os.read(ready[0], 1)  # every open has returned: the FIFO has both sides
+            shot = picture([(child.pid, label) for child, label in kids],
+                           f"a FIFO with one reader and {writers} writers",
+                           only={os.stat(path).st_ino})
+            group.close()
+    return shot

@@ -60,10 +60,23 @@ def _make_magic(ipython):
         text = safecell.explain(report)
         if not (options.quiet and report.clean):
             print(text)
+        if report.blocked and report.picture is not None and report.picture.processes:
+            _show_picture(report.picture)
         return None
 
     ipclab.__doc__ = __doc__
     return ipclab
+
+
+def _show_picture(picture) -> None:
+    """Draw who held which end when the code was cut short, below the report."""
+    try:
+        from IPython.display import display
+
+        from .plots.fds import fd_picture
+    except ImportError:  # no matplotlib: the words above say it all
+        return
+    display(fd_picture(picture))
 
 
 def _keep_definitions(ipython, cell: str) -> None:

@@ -105,6 +105,9 @@ class CellReport(NamedTuple):
     removed: tuple
     #: Exit status of the cell's own process when a signal killed it (``-13``), else None.
     exit_status: int | None = None
+    #: Who held which end of which pipe when the code was cut short
+    #: (:class:`ipclab.fdmap.FdPicture`; draw it with ``ipclab.plots.fd_picture``), else None.
+    picture: Any = None
 
     @property
     def clean(self) -> bool:
@@ -198,6 +201,8 @@ def explain(report: CellReport) -> str:
             lines.append(f"• child {c.pid} ended ({_status_words(c.exit_status)}) but was never "
                          f"waited for: it stayed a zombie until ipclab reaped it "
                          f"(os.waitpid collects it).")
+        elif report.ended in ("deadline", "stopped"):
+            lines.append(f"• child {c.pid} was still running: ipclab killed it.")
         else:
             lines.append(f"• child {c.pid} was still running when your code ended: ipclab "
                          f"killed it.")
@@ -245,6 +250,8 @@ def _explain_blocked(b: Blocked) -> str:
         return f"{line}: waiting for a child that had not ended."
     if b.syscall == "open":
         return f"{line}: opening a FIFO waits until its other end is opened too."
+    if b.syscall in ("nanosleep", "clock_nanosleep"):
+        return f"• {b.who} was sleeping (time.sleep)."
     return line + "."
 
 
@@ -282,6 +289,7 @@ def _supervise(source: str, prelude: str, deadline_s: float, cwd: str
                 ended = "deadline"
         tree = _tree(child.pid)
         blocked = _blocked(tree, child.pid)
+        picture = _picture(tree, child.pid) if ended in ("deadline", "stopped") else None
         if ended == "done":
             exit_ = child.wait()
             result = exit_.result or {}
@@ -301,7 +309,8 @@ def _supervise(source: str, prelude: str, deadline_s: float, cwd: str
             stdout=streams[out_r].text(), stderr=streams[err_r].text(),
             error=result.get("error"), value_repr=result.get("value_repr"),
             children=tuple(children), open_fds=tuple(result.get("open_fds", ())),
-            blocked=tuple(blocked), removed=tuple(removed), exit_status=status)
+            blocked=tuple(blocked), removed=tuple(removed), exit_status=status,
+            picture=picture)
     finally:
         if child is not None:
             child.close()
@@ -397,6 +406,14 @@ def _blocked(tree: list, root: int) -> list[Blocked]:
             others = tuple((_who(h.pid, root), h.fd) for h in fdmap.holders(fds, info.inode, want))
         found.append(Blocked(s.pid, _who(s.pid, root), s.syscall, s.fd, kind, others))
     return found
+
+
+def _picture(tree: list, root: int):
+    """Who held which end among the code's live processes; the helper's own pipes (the code's
+    stdout and stderr, its report) are plumbing, left out."""
+    plumbing = {f.inode for f in fdmap.process_fds(os.getpid()) if f.kind == "pipe"}
+    live = [(s.pid, _who(s.pid, root)) for s in tree if s.state != "Z"]
+    return fdmap.picture(live, "when your code was stopped", leave_out=plumbing)
 
 
 def _leftover_children(tree: list, root: int, result: dict) -> list[ChildReport]:

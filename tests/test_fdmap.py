@@ -99,3 +99,54 @@ def test_a_gone_process_has_no_state_and_no_fds():
     child.wait()
     assert fdmap.process_state(pid) is None
     assert fdmap.process_fds(pid) == []
+
+
+# -- the picture of who holds which end --------------------------------------------------------
+def test_pipe_fork_stages_two_then_four_then_two_ends():
+    after_pipe, after_fork, after_close = fdmap.pipe_fork_stages()
+    assert [p.end_count for p in (after_pipe, after_fork, after_close)] == [2, 4, 2]
+    assert [len(p.processes) for p in (after_pipe, after_fork, after_close)] == [1, 2, 2]
+    for pic in (after_pipe, after_fork, after_close):
+        assert len(pic.pipes) == 1  # only the lesson's pipe, none of ipclab's plumbing
+    (forked,) = after_fork.pipes
+    parent, child = (b.pid for b in after_fork.processes)
+    assert {p for p, _ in forked.write_ends} == {p for p, _ in forked.read_ends} == {parent,
+                                                                                     child}
+    assert len(forked.unclosed) == 4  # each process holds both ends: each must close one
+    (closed,) = after_close.pipes
+    parent, child = (b.pid for b in after_close.processes)
+    assert [p for p, _ in closed.write_ends] == [child]
+    assert [p for p, _ in closed.read_ends] == [parent]
+    assert closed.unclosed == ()
+
+
+@pytest.mark.parametrize("writers", [1, 3])
+def test_fifo_writers_are_unrelated_opens_of_one_fifo(writers):
+    pic = fdmap.fifo_writers(writers)
+    (fifo,) = pic.pipes
+    assert fifo.kind == "fifo"
+    assert len(fifo.read_ends) == 1 and len(fifo.write_ends) == writers
+    assert len({p for p, _ in fifo.write_ends + fifo.read_ends}) == writers + 1
+    assert [b.label for b in pic.processes] == ["reader"] + [f"writer {i + 1}"
+                                                             for i in range(writers)]
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (17, ValueError), ("3", TypeError)])
+def test_fifo_writers_bad_input(bad, error):
+    with pytest.raises(error, match="writers must be"):
+        fdmap.fifo_writers(bad)
+
+
+def test_the_drawing_has_an_arrow_from_every_write_end_to_every_read_end():
+    pytest.importorskip("matplotlib")
+    from matplotlib.patches import FancyArrowPatch
+
+    from ipclab.plots.fds import fd_picture
+
+    stages = fdmap.pipe_fork_stages()
+    fig = fd_picture(stages)
+    arrows = [sum(isinstance(p, FancyArrowPatch) for p in ax.patches) for ax in fig.axes]
+    assert arrows == [1, 4, 1]
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["after pipe(): 2 ends open", "after fork(): 4 ends open",
+                      "after each side closed the end it does not use: 2 ends open"]

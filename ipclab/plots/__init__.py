@@ -12,3 +12,4 @@ from .fifos import *  # noqa: F401,F403
 from .shm import *  # noqa: F401,F403
 from .throughput import *  # noqa: F401,F403
 from .web import *  # noqa: F401,F403
+from .fds import *  # noqa: F401,F403
