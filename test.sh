@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
 # Set up what the tests need (once) and run the whole suite: the package's tests on the real
 # kernel, then every course notebook under nbval. Extra arguments go to pytest.
+#   bash test.sh                 everything (what CI runs)
+#   bash test.sh --fast          the fast tier for the edit-test loop: no test marked slow,
+#                                no notebooks (under a minute on 2 cores)
+#   bash test.sh tests/test_pipes.py -x    just that, with pytest's options
 set -euo pipefail
 cd "$(dirname "$0")"
-source scripts/venv.sh test,lab
+source scripts/venv.sh test,lab,browser,dev
 
 # nbval: outputs that depend on the machine are marked in the notebooks; the sanitize file
 # masks addresses and pids; a cell that blocks is interrupted after --nbval-cell-timeout.
 NBVAL=(--nbval --nbval-current-env --nbval-cell-timeout=60
        --nbval-sanitize-with=notebooks/sanitize.cfg)
+# Each test has pytest-timeout's limit; this bounds a whole run that hangs anyway (a test
+# that disabled the timer), so that it fails in minutes rather than at CI's limit.
+BOUND=(timeout --kill-after=30 2400)
+command -v timeout >/dev/null 2>&1 || BOUND=()
+if [ "${1:-}" = "--fast" ]; then
+    shift
+    exec ${BOUND[@]+"${BOUND[@]}"} "$PY" -m pytest -q -m "not slow" tests "$@"
+fi
 if [ $# -gt 0 ]; then
     exec "$PY" -m pytest "$@"
 fi
-"$PY" -m pytest tests
+${BOUND[@]+"${BOUND[@]}"} "$PY" -m pytest tests
 if compgen -G "notebooks/*.ipynb" >/dev/null; then
-    "$PY" -m pytest -p no:cacheprovider "${NBVAL[@]}" notebooks
+    ${BOUND[@]+"${BOUND[@]}"} "$PY" -m pytest -p no:cacheprovider "${NBVAL[@]}" notebooks
 fi

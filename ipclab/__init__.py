@@ -30,7 +30,7 @@ from .pipes import (AtomicityResult, EofResult, FillResult, FillSample, ReaderBl
                     write_without_reader)
 from .process import Child, ChildExit, call_in_child, run_child, signal_name, start_child
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     # experiment modules

@@ -1,5 +1,6 @@
 # Sourced by course.sh and test.sh: make .venv (once), install ipclab with the given extras
-# (editable, so the notebooks' kernel imports this checkout), and set $PY.
+# (editable, so the notebooks' kernel imports this checkout) at the versions in
+# constraints.txt (those the stored outputs were made with), and set $PY.
 # Usage: source scripts/venv.sh lab|test,lab
 extras="$1"
 if [ ! -x .venv/bin/python ]; then
@@ -13,9 +14,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 PY="$PWD/.venv/bin/python"
 stamp=".venv/.ipclab-installed-$extras"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
     "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$PY" -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
+    "$PY" -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[$extras]"
     touch "$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"

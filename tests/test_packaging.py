@@ -5,6 +5,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 if sys.version_info >= (3, 11):
@@ -59,3 +60,57 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_second():
 def test_python_floor_is_3_10():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["requires-python"] == ">=3.10"
+
+
+def _constraints() -> dict:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        requirement, _, marker = line.partition(";")
+        name, _, pinned = requirement.partition("==")
+        pins[_name(name)] = (pinned.strip(), marker.strip())
+    return pins
+
+
+def test_constraints_pin_every_dependency_that_shapes_the_stored_outputs():
+    pins = _constraints()
+    for name in ("matplotlib", "ipython", "ipykernel", "nbval", "nbformat", "ipywidgets",
+                 "ipympl", "jupyterlab", "psutil", "pytest"):
+        assert name in pins, f"{name} is not pinned in constraints.txt"
+    assert all(marker == 'python_version == "3.11"' for _, marker in pins.values())
+    assert pins.keys() <= _pyproject_names() | {
+        "ipython", "jupyter-client", "jupyterlab-widgets", "nbclient", "nbconvert",
+        "widgetsnbextension"}, "a pin for a package nothing installs"
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the pins are for Python 3.11")
+def test_this_environment_has_the_pinned_versions():
+    """test.sh and course.sh install with -c constraints.txt: what runs is what was pinned."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    wrong = {}
+    for name, (pinned, _) in _constraints().items():
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            continue  # an extra this environment did not install
+        if installed != pinned:
+            wrong[name] = (installed, pinned)
+    assert not wrong, f"installed vs constraints.txt: {wrong}"
+    assert version("matplotlib") == _constraints()["matplotlib"][0]
+
+
+def test_one_version_string():
+    import ipclab
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "ipclab.__version__"}
+    assert f"## {ipclab.__version__} " in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_binder_gets_a_pinned_python():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert "python=3.11" in env["dependencies"]
