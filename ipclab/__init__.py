@@ -19,15 +19,36 @@ is forked, no thread started, no plotting setting changed.
 import importlib as _importlib
 
 from . import facts, pipes, process
-from .errors import (ChildFailedError, ChildTimeoutError, ExperimentInterrupted, IpclabError,
-                     LimitError, UnsupportedPlatformError)
+from .errors import (
+    ChildFailedError,
+    ChildTimeoutError,
+    ExperimentInterrupted,
+    IpclabError,
+    LimitError,
+    UnsupportedPlatformError,
+)
 from .facts import Facts, measure_facts
-from .pipes import (AtomicityResult, EofResult, FillResult, FillSample, ReaderBlockResult,
-                    ResizeResult, WriterBlockResult, WriteWithoutReaderResult,
-                    empty_pipe_blocks_reader, fill_pipe, full_pipe_blocks_writer,
-                    new_pipe_capacity_bytes, pipe_buf_atomicity, pipe_buf_bytes,
-                    pipe_max_size_bytes, read_without_writer, resize_pipe, watch_pipe_fill,
-                    write_without_reader)
+from .pipes import (
+    AtomicityResult,
+    EofResult,
+    FillResult,
+    FillSample,
+    ReaderBlockResult,
+    ResizeResult,
+    WriterBlockResult,
+    WriteWithoutReaderResult,
+    empty_pipe_blocks_reader,
+    fill_pipe,
+    full_pipe_blocks_writer,
+    new_pipe_capacity_bytes,
+    pipe_buf_atomicity,
+    pipe_buf_bytes,
+    pipe_max_size_bytes,
+    read_without_writer,
+    resize_pipe,
+    watch_pipe_fill,
+    write_without_reader,
+)
 from .process import Child, ChildExit, call_in_child, run_child, signal_name, start_child
 
 __version__ = "0.2.0"

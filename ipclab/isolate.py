@@ -31,12 +31,14 @@ import sys
 import tempfile
 import time
 import types
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from . import _frames, _platform
 from ._resources import SHM_TAG_ENV, TMPDIR_ENV
+from ._signals import InterruptGuard, Stop, kill_group, raise_stop_on
 from .errors import ChildFailedError, ChildTimeoutError, ExperimentInterrupted
-from .process import InterruptGuard, kill_group, reap_popen
+from .process import reap_popen
 
 __all__ = ["call", "iterate", "should_isolate", "MODE_ENV"]
 
@@ -144,15 +146,25 @@ class _Helper:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
                 env=env, start_new_session=True, close_fds=True,
             )
-            self.proc.stdin.write(request)
-            self.proc.stdin.close()
+            stdin = self.proc.stdin
+            assert stdin is not None  # stdin=PIPE
+            stdin.write(request)
+            stdin.close()
         except BaseException:
             self.close()
             raise
 
+    @property
+    def running(self) -> subprocess.Popen:
+        """The helper's process (there is one once the constructor has returned)."""
+        assert self.proc is not None
+        return self.proc
+
     def frames(self) -> Iterator[tuple[str, Any]]:
         """Yield ``(kind, value)`` frames; raise the helper's exception or a timeout."""
-        fd = self.proc.stdout.fileno()
+        stdout = self.running.stdout
+        assert stdout is not None  # stdout=PIPE
+        fd = stdout.fileno()
         while True:
             whole, frame = self.reader.next()
             if whole:
@@ -167,7 +179,7 @@ class _Helper:
             if left <= 0:
                 raise ChildTimeoutError(
                     "the experiment's helper process missed its deadline and was stopped",
-                    pid=self.proc.pid,
+                    pid=self.running.pid,
                 )
             if select.select([fd], [], [], left)[0]:
                 chunk = os.read(fd, 1 << 16)
@@ -180,7 +192,7 @@ class _Helper:
         still sends, for at most :data:`_WIND_UP_S` seconds."""
         self.guard.hold()  # a second press now must not cut the wind-up short
         try:
-            os.kill(self.proc.pid, sig)  # the helper only: it stops its own children
+            os.kill(self.running.pid, sig)  # the helper only: it stops its own children
         except ProcessLookupError:
             return
         self.deadline = min(self.deadline, time.monotonic() + _WIND_UP_S)
@@ -192,8 +204,8 @@ class _Helper:
             pass  # it did not wind up in time: close() stops it
 
     def _died(self) -> ChildFailedError:
-        reap_popen(self.proc, _GRACE_S)  # it closed its stdout: it is on its way out
-        status = self.proc.returncode
+        reap_popen(self.running, _GRACE_S)  # it closed its stdout: it is on its way out
+        status = self.running.returncode
         self.stderr.seek(0)
         text = self.stderr.read().decode(errors="replace")[-4000:]
         return ChildFailedError(
@@ -247,14 +259,6 @@ class _Helper:
 
 
 # -- the helper's side -------------------------------------------------------------------
-class _Stop(BaseException):
-    """Raised in the helper by SIGTERM so that every ``finally`` runs."""
-
-
-def _on_sigterm(signum, frame):
-    raise _Stop()
-
-
 def _send(out, kind: str, value: Any) -> None:
     try:
         frame = _frames.pack((kind, value))
@@ -268,13 +272,12 @@ def _main() -> int:
     # Results go over the original stdout; anything printed goes to stderr instead.
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    signal.signal(signal.SIGINT, _on_sigterm)
+    raise_stop_on(signal.SIGTERM, signal.SIGINT)  # every finally runs: children, files
     module, qualname, args, kwargs, mode = pickle.loads(sys.stdin.buffer.read())
     try:
         import importlib
 
-        func = importlib.import_module(module)
+        func: Any = importlib.import_module(module)
         for part in qualname.split("."):
             func = getattr(func, part)
         result = func(*args, **kwargs)
@@ -285,7 +288,7 @@ def _main() -> int:
                 _send(out, "item", item)
             result = None
         _send(out, "done", result)
-    except _Stop:
+    except Stop:
         return 143
     except Exception as exc:
         _send(out, "error", exc)

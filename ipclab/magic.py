@@ -108,8 +108,7 @@ def _names(node) -> list:
 
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return [(a.asname or a.name).split(".")[0] for a in node.names]
-    if isinstance(node, ast.Assign):
-        return [t.id for t in node.targets]
-    if isinstance(node, ast.AnnAssign):
-        return [node.target.id]
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):  # definitions_of keeps plain names only
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return [t.id for t in targets if isinstance(t, ast.Name)]
     return [node.name]

@@ -30,12 +30,14 @@ import stat
 import sys
 import time
 import traceback
-from typing import Any, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 from . import _platform, fdmap, isolate
 from ._check import check_seconds
 from ._resources import close_quietly, new_pipe
-from .process import kill_group, signal_name, start_child
+from ._signals import kill_group
+from .process import signal_name, start_child
 
 __all__ = ["CellReport", "ChildReport", "Blocked", "run_code", "explain", "definitions_of",
            "DEFAULT_DEADLINE_S"]
@@ -150,6 +152,8 @@ def run_code(source: str, deadline_s: float = DEFAULT_DEADLINE_S, *, prelude: st
         if echo and report is not None:
             print(explain(report))
         raise
+    if report is None:  # pragma: no cover - the helper always ends with a report
+        raise RuntimeError("the safe cell's helper ended without a report")
     return report
 
 
@@ -163,7 +167,7 @@ def definitions_of(source: str) -> str:
         tree = ast.parse(source)
     except SyntaxError:
         return ""
-    kept = []
+    kept: list[ast.stmt] = []
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
                              ast.ImportFrom)):
@@ -192,8 +196,9 @@ def explain(report: CellReport) -> str:
     elif report.ended == "stopped":
         lines.append("■ you stopped your code.")
     elif report.ended == "crashed":
+        status = report.exit_status or 0
         lines.append(f"✘ your cell's process was killed by "
-                     f"{signal_name(-report.exit_status)} (exit status {report.exit_status}).")
+                     f"{signal_name(-status)} (exit status {status}).")
     for b in report.blocked:
         lines.append(_explain_blocked(b))
     for c in report.children:
@@ -523,7 +528,8 @@ def _run_learner_code(source: str, prelude: str, cwd: str, out_fd: int, err_fd: 
     os.close(out_fd)
     os.close(err_fd)
     for stream in (sys.stdout, sys.stderr):  # as written, so the cell shows it as it comes
-        stream.reconfigure(line_buffering=True, write_through=True)
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True, write_through=True)
     os.chdir(cwd)
     namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
     before = {f.fd for f in fdmap.process_fds(me)}
@@ -556,10 +562,12 @@ def _exec_cell(source: str, namespace: dict) -> Any:
     linecache.cache[CELL_FILENAME] = (len(source), None, source.splitlines(True),
                                       CELL_FILENAME)
     tree = ast.parse(source, CELL_FILENAME)
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-    exec(compile(tree, CELL_FILENAME, "exec"), namespace)
-    if last is None:
+    last = tree.body[-1] if tree.body else None
+    if not isinstance(last, ast.Expr):
+        exec(compile(tree, CELL_FILENAME, "exec"), namespace)
         return None
+    tree.body.pop()
+    exec(compile(tree, CELL_FILENAME, "exec"), namespace)
     return eval(compile(ast.Expression(last.value), CELL_FILENAME, "eval"), namespace)
 
 

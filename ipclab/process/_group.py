@@ -1,0 +1,132 @@
+"""Several children that start together behind one gate and are waited for together."""
+
+from __future__ import annotations
+
+import os
+import select
+from collections.abc import Callable
+from typing import Any
+
+from .. import _platform
+from .._check import check_seconds
+from .._resources import close_quietly, new_pipe
+from ._child import _POLL_S, DEFAULT_DEADLINE_S, Child, ChildExit, start_child
+
+__all__ = ["ChildGroup"]
+
+
+def _behind_gate(gate_fd: int, target: Callable, args: tuple, kwargs: dict) -> Any:
+    """In a child of a :class:`ChildGroup`: wait for the start, then run the target."""
+    os.read(gate_fd, 1)  # end of file when the parent opens the gate: everyone starts at once
+    os.close(gate_fd)
+    return target(*args, **kwargs)
+
+
+class ChildGroup:
+    """Several children that start together and are waited for together.
+
+    ::
+
+        with ChildGroup(deadline_s=5) as group, open_pipe() as (r, w):
+            group.start(writer, w, pass_fds=(w,))
+            group.start(reader, r, pass_fds=(r,))
+            group.give(r, w)          # only the children use these: the parent closes them
+            exits = group.wait()      # opens the start gate, waits for both
+
+    Each child runs its target only once the gate opens (``release``, or ``wait``), so
+    no child gets a head start while the others are still being forked. ``give`` names the
+    file descriptors only the children use: the parent closes its copies when the gate opens,
+    so that end of file and broken pipes behave as the children expect. Waiting is
+    event-driven (one ``select`` over every child's pidfd and report pipe). Leaving the
+    ``with`` block any way — an exception, an interrupt — kills every child's process group,
+    reaps them all and closes every descriptor the group holds.
+    """
+
+    def __init__(self, deadline_s: float = DEFAULT_DEADLINE_S):
+        _platform.require("fork")
+        self.deadline_s = check_seconds("deadline_s", deadline_s)
+        self.children: list[Child] = []
+        self._given: list[int] = []
+        self._gate: list = list(new_pipe())  # [read end: the children's, write end: ours]
+        self._first_failure: ChildExit | None = None
+
+    def start(self, target: Callable, *args: Any, pass_fds: tuple[int, ...] = (),
+              **kwargs: Any) -> Child:
+        """Fork a child that runs ``target(*args, **kwargs)`` once the gate opens."""
+        if self._gate[1] is None:
+            raise RuntimeError("start every child of a ChildGroup before its gate opens "
+                               "(release() or wait())")
+        child = start_child(_behind_gate, self._gate[0], target, args, kwargs,
+                            deadline_s=self.deadline_s,
+                            pass_fds=(self._gate[0], *tuple(pass_fds)))
+        self.children.append(child)
+        return child
+
+    def give(self, *fds: int | None) -> None:
+        """Hand ``fds`` to the children: the parent closes them when the gate opens."""
+        self._given.extend(fd for fd in fds if fd is not None)
+
+    def release(self) -> None:
+        """Open the gate: close what was given, then let every child run. Idempotent."""
+        given, self._given = self._given, []
+        close_quietly(*given)
+        gate, self._gate = self._gate, [None, None]
+        close_quietly(gate[0], gate[1])  # closing the write end is the start signal
+
+    def wait(self, fail_fast: bool = False) -> list[ChildExit]:
+        """Open the gate and wait for every child (each until its deadline); return how
+        each ended, in the order they were started. With ``fail_fast``, the first child
+        that fails (raises, is killed, misses its deadline) stops all the others."""
+        self.release()
+        try:
+            pending = [c for c in self.children if c._exit is None]
+            while pending:
+                for child in list(pending):
+                    child._read_available()
+                    if child._has_exited() or child.seconds_left() <= 0:
+                        pending.remove(child)
+                        end = child.wait(0)
+                        failed = end.timed_out or end.error or end.exit_status
+                        if failed and self._first_failure is None:
+                            self._first_failure = end
+                        if failed and fail_fast:
+                            self.close()
+                            pending = []
+                            break
+                if pending:
+                    self._wait_for_any(pending)
+            return [c.wait(0) for c in self.children]
+        except BaseException:  # KeyboardInterrupt included: leave nothing behind
+            self.close()
+            raise
+
+    def values(self) -> list:
+        """What each child's target returned, in order; raise :class:`ChildFailedError` or
+        :class:`ChildTimeoutError` for the child that failed first (stopping the others)."""
+        exits = self.wait(fail_fast=True)
+        if self._first_failure is not None:
+            self._first_failure.value()  # raises
+        return [end.value() for end in exits]
+
+    def close(self) -> None:
+        """Kill every child's process group, reap them, close every fd. Idempotent."""
+        try:
+            for child in self.children:
+                child.close()
+        finally:
+            self.release()
+
+    def _wait_for_any(self, pending: list) -> None:
+        """Block until one of ``pending`` ends, sends data, or reaches its deadline."""
+        left = max(0.0, min(c.seconds_left() for c in pending))
+        fds = [fd for c in pending for fd in (c._pidfd, None if c._eof else c._report_fd)
+               if fd is not None]
+        if any(c._pidfd is None for c in pending):
+            left = min(left, _POLL_S)  # no pidfd for some child: its end cannot wake us
+        select.select(fds, [], [], left)
+
+    def __enter__(self) -> ChildGroup:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
