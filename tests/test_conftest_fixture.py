@@ -16,6 +16,8 @@ import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 
 CONFTEST = Path(__file__).resolve().parent / "conftest.py"
 
@@ -68,6 +70,7 @@ def _cleanup(tag: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_fixture_fails_a_leaky_test_and_passes_a_clean_one(tmp_path):
     tag = secrets.token_hex(6)
     shutil.copy(CONFTEST, tmp_path / "conftest.py")

@@ -28,6 +28,7 @@ from .blocking import BLOCKING, SOAK
 from .helpers import keyboard_interrupt_after
 
 
+@pytest.mark.slow
 # -- interrupts -----------------------------------------------------------------------------
 @pytest.mark.parametrize("delay_s", [0.05, 0.6])
 @pytest.mark.parametrize("mode", ["never", "always"], ids=["direct", "helper"])
@@ -49,6 +50,7 @@ def _write_forever(w: int) -> None:
         os.write(w, chunk)
 
 
+@pytest.mark.slow
 def test_child_killed_mid_transfer_is_reported_as_signal_9_and_the_next_experiment_works():
     with open_pipe() as (r, w):
         with process.start_child(_write_forever, w, pass_fds=(w,), deadline_s=30) as child:
@@ -72,6 +74,7 @@ def _kill_the_helper(signum, frame):
             p.kill()
 
 
+@pytest.mark.slow
 def test_helper_killed_by_sigkill_is_reported_and_its_children_die_with_it(monkeypatch):
     monkeypatch.setenv("IPCLAB_ISOLATE", "always")
     old = signal.signal(signal.SIGALRM, _kill_the_helper)
@@ -193,6 +196,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 def test_two_kernels_running_the_same_experiments_do_not_collide():
     env = dict(os.environ, IPCLAB_ISOLATE="always")  # as inside a Jupyter kernel
     procs = [subprocess.Popen([sys.executable, "-c", _KERNEL_SCRIPT], env=env,
@@ -308,6 +312,7 @@ def test_fill_never_exceeds_capacity_and_equals_it_for_divisors_of_the_page(writ
     assert psutil.Process().num_fds() == before
 
 
+@pytest.mark.slow
 # -- soak ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["never", "always"], ids=["direct", "helper"])
 def test_soak_twenty_rounds_keep_fds_children_and_memory_flat(mode, capsys, monkeypatch):
@@ -363,6 +368,7 @@ def _private_files() -> list:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["never", "always"], ids=["direct", "helper"])
 def test_fifos_live_in_owner_only_directories(mode, monkeypatch):
     monkeypatch.setenv("IPCLAB_ISOLATE", mode)
@@ -389,6 +395,7 @@ def _listening() -> list:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["single", "fork-per-request", "prefork"])
 def test_web_server_listens_on_loopback_only(model):
     requests = 200 if model == "fork-per-request" else 2000  # about a second each here
