@@ -23,6 +23,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #define PATTERN_PERIOD 251 /* as ipclab: a prime, so a shifted stream does not match */
 
@@ -32,12 +35,24 @@ static inline void die(const char *what)
     _exit(1);
 }
 
-/* fork(), or die saying so. */
+/* fork(), or die saying so. On Linux a child also dies with its parent: a benchmark killed
+ * on a timeout or an interrupt leaves no writer or reader behind. */
 static inline pid_t fork_or_die(void)
 {
+#ifdef __linux__
+    pid_t parent = getpid();
+#endif
     pid_t pid = fork();
     if (pid == -1)
         die("fork");
+#ifdef __linux__
+    if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+            die("prctl");
+        if (getppid() != parent) /* the parent died before prctl took effect */
+            _exit(1);
+    }
+#endif
     return pid;
 }
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """ipclab against C, side by side: throughput and round-trip latency as ratios.
 
-Builds the C references in this folder with the system ``cc`` (into ``benchmarks/bin/``,
-git-ignored), then runs ipclab's measurement and the C program for every mechanism and
-size, alternating which goes first, for several rounds. Both sides use the same method:
-two processes forked from one parent, the same placement (CPU pinning), the same message
-size and count, one warm-up run then ``--repeats`` timed runs, the median of those.
+Builds the C references in this folder with the system ``cc`` (``ipclab.creference``:
+into the per-user cache, rebuilt when a source changes), then runs ipclab's measurement and
+the C program for every mechanism and size, alternating which goes first, for several
+rounds. Both sides use the same method: two processes forked from one parent, the same
+placement (CPU pinning), the same message size and count, one warm-up run then
+``--repeats`` timed runs, the median of those. The count is set once per case so that a
+run lasts about ``--run-seconds`` (ipclab's probe, in the first round), then kept for both
+sides and every round: both always do the same work.
 
 Prints per mechanism and size the ratio ipclab / C — throughput (higher is better, 1.0 =
 as fast as C) and round-trip time (lower is better) — as the median over rounds with the
@@ -15,14 +18,18 @@ and the absolute medians in MB/s (10^6 bytes per second, as lmbench) and µs.
     .venv/bin/python benchmarks/run.py --placement same
     .venv/bin/python benchmarks/run.py --placement split --rounds 3 --markdown
     .venv/bin/python benchmarks/run.py --nice -10     # as root, on a busy machine
+
+It works from any folder (it finds the checkout's ipclab next to itself).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
-import shutil
+import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -31,73 +38,65 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # this checkout's ipclab
 
-from ipclab import throughput  # noqa: E402
-
-BIN = os.path.join(HERE, "bin")
-PROGRAMS = ("bw_stream", "bw_shm", "lat_stream", "lat_shm")
-C_DEADLINE_S = 300.0
+from ipclab import creference, throughput  # noqa: E402
+from ipclab.errors import IpclabError  # noqa: E402
 
 
 def build() -> None:
-    """Compile each C program whose binary is missing or older than its sources."""
-    cc = os.environ.get("CC") or shutil.which("cc")
-    if not cc:
-        sys.exit("run.py: no C compiler: install one that `cc` runs (e.g. apt-get install gcc)")
-    os.makedirs(BIN, exist_ok=True)
-    header = os.path.join(HERE, "common.h")
-    for name in PROGRAMS:
-        src, out = os.path.join(HERE, f"{name}.c"), os.path.join(BIN, name)
-        newest = max(os.path.getmtime(src), os.path.getmtime(header))
-        if os.path.exists(out) and os.path.getmtime(out) >= newest:
-            continue
-        base = [cc, "-O2", "-Wall", "-o", out, src, "-pthread"]
-        # -lrt for shm_open on older glibc; systems without librt do without it.
-        if subprocess.run(base + ["-lrt"], capture_output=True).returncode != 0:
-            done = subprocess.run(base, capture_output=True, text=True)
-            if done.returncode != 0:
-                sys.exit(f"run.py: building {name} failed:\n{done.stderr}")
+    """Compile each C reference whose cached build is missing or out of date; say so."""
+    try:
+        for name in creference.PROGRAMS:
+            print(creference.describe(creference.build(name)), file=sys.stderr)
+    except IpclabError as exc:  # no compiler, no sources, a failed build: say why, stop
+        sys.exit(f"run.py: {exc}")
 
 
-def run_c(argv: list) -> list:
-    """Run a C reference and return its list of run times in seconds."""
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=C_DEADLINE_S)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
-
-
-def c_throughput(mechanism, size, messages, repeats, cpus) -> tuple:
-    """(median, best) bytes per second of the C reference, the warm-up run dropped."""
-    w, r = cpus if cpus else (-1, -1)
-    if mechanism == "shm":
-        argv = [os.path.join(BIN, "bw_shm"), str(size)]
+def py_throughput(mechanism, size, messages, repeats, placement, run_seconds) -> tuple:
+    """ipclab's (median, best, messages per run): a fixed count, or time-based if None."""
+    if messages is None:
+        (p,) = throughput.sweep((mechanism,), (size,), repeats, placement,
+                                run_seconds=run_seconds)
     else:
-        argv = [os.path.join(BIN, "bw_stream"), mechanism, str(size)]
-    argv += [str(messages), str(repeats + 1), str(w), str(r)]
-    times = run_c(argv)[1:]  # drop the warm-up run
-    return messages * size / statistics.median(times), messages * size / min(times)
+        (p,) = throughput.sweep((mechanism,), (size,), repeats, placement, messages * size)
+    return p.median_bytes_per_s, p.max_bytes_per_s, p.messages_per_run
 
 
-def c_latency(mechanism, size, round_trips, repeats, cpus) -> tuple:
-    """(median, best) seconds per round trip of the C reference, the warm-up run dropped."""
-    w, r = cpus if cpus else (-1, -1)
-    if mechanism == "shm":
-        argv = [os.path.join(BIN, "lat_shm"), str(size)]
-    else:
-        argv = [os.path.join(BIN, "lat_stream"), mechanism, str(size)]
-    argv += [str(round_trips), str(repeats + 1), str(w), str(r)]
-    times = run_c(argv)[1:]
-    return statistics.median(times), min(times)
+def c_throughput(mechanism, size, messages, repeats, placement) -> tuple:
+    p = creference.throughput(mechanism, size, messages, repeats, placement)
+    return p.median_bytes_per_s, p.max_bytes_per_s, messages
 
 
-def py_throughput(mechanism, size, messages, repeats, placement) -> float:
-    (point,) = throughput.sweep((mechanism,), (size,), repeats, placement, messages * size)
-    return point.median_bytes_per_s, point.max_bytes_per_s
+def py_latency(mechanism, size, round_trips, repeats, placement, run_seconds) -> tuple:
+    """ipclab's (median, best, round trips per run) seconds per round trip."""
+    (p,) = throughput.latency((mechanism,), size, repeats, placement, round_trips,
+                              None if round_trips else run_seconds)
+    return p.median_seconds, p.min_seconds, p.round_trips_per_run
 
 
-def py_latency(mechanism, size, round_trips, repeats, placement) -> float:
-    (point,) = throughput.latency((mechanism,), size, repeats, placement, round_trips)
-    return point.median_seconds, point.min_seconds
+def c_latency(mechanism, size, round_trips, repeats, placement) -> tuple:
+    p = creference.latency(mechanism, size, round_trips, repeats, placement)
+    return p.median_seconds, p.min_seconds, round_trips
+
+
+def machine() -> str:
+    """Date, CPU model and count, kernel, Python and compiler versions, load average."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        cc = subprocess.run([*creference.compiler().split(), "--version"], capture_output=True,
+                            text=True, timeout=10).stdout.splitlines()[0]
+    except (IpclabError, OSError, IndexError, subprocess.TimeoutExpired):
+        cc = "no cc"
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return (f"{datetime.date.today().isoformat()}; {os.cpu_count()} CPUs ({model}); "
+            f"{platform.system()} {re.match(r'[0-9.]*', platform.release()).group()}; "
+            f"Python {platform.python_version()}; "
+            f"{cc}; load average {load} (1/5/15 min)")
 
 
 def main(argv=None) -> int:
@@ -110,8 +109,11 @@ def main(argv=None) -> int:
     p.add_argument("--mechanisms", type=name_list, default=list(throughput.MECHANISMS))
     p.add_argument("--sizes", type=int_list, default=list(throughput.DEFAULT_SIZES_BYTES),
                    help="message sizes in bytes (default 64,512,4096,65536,1048576)")
-    p.add_argument("--round-trips", type=int, default=5000,
-                   help="round trips per latency run (default 5000)")
+    p.add_argument("--run-seconds", type=float, default=throughput.DEFAULT_RUN_SECONDS,
+                   help="seconds per timed run, which sets each case's count "
+                        f"(default {throughput.DEFAULT_RUN_SECONDS})")
+    p.add_argument("--round-trips", type=int, default=None,
+                   help="round trips per latency run instead (default: --run-seconds)")
     p.add_argument("--no-latency", action="store_true", help="throughput only")
     p.add_argument("--json", metavar="FILE", help="also write every measurement to FILE")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -119,8 +121,11 @@ def main(argv=None) -> int:
                    help="run both sides at this niceness (e.g. -10, needs root): on a busy "
                         "machine other processes then steal less of their CPU time")
     args = p.parse_args(argv)
-    if args.rounds < 1 or args.repeats < 1 or args.round_trips < 1:
+    if args.rounds < 1 or args.repeats < 1 or (args.round_trips is not None
+                                                and args.round_trips < 1):
         p.error("--rounds, --repeats and --round-trips must be at least 1")
+    if not 0 < args.run_seconds <= 10:
+        p.error("--run-seconds must be more than 0 and at most 10")
     try:
         cpus = throughput.placement_cpus(args.placement)
         throughput._check_mechanisms(args.mechanisms)
@@ -133,24 +138,31 @@ def main(argv=None) -> int:
         except OSError as exc:
             p.error(f"--nice {args.nice}: {exc.strerror} (lower than 0 needs root)")
 
+    print(f"machine: {machine()}", file=sys.stderr)
     # (kind, mechanism, size) -> list of (python, c) per round
     results: dict = {}
+    counts: dict = {}  # (kind, mechanism, size) -> messages or round trips per run
     cases = [("throughput", m, s) for s in args.sizes for m in args.mechanisms]
     if not args.no_latency:
         cases += [("round trip", m, 1) for m in args.mechanisms]
     t_start = time.monotonic()
     for rnd in range(args.rounds):
-        for kind, mech, size in cases:
-            if kind == "throughput":
-                messages = throughput.default_total_bytes(size) // size
-                sides = {"py": lambda: py_throughput(mech, size, messages, args.repeats, args.placement),
-                         "c": lambda: c_throughput(mech, size, messages, args.repeats, cpus)}
-            else:
-                sides = {"py": lambda: py_latency(mech, size, args.round_trips, args.repeats, args.placement),
-                         "c": lambda: c_latency(mech, size, args.round_trips, args.repeats, cpus)}
+        for case in cases:
+            kind, mech, size = case
+            count = counts.get(case, args.round_trips if kind != "throughput" else None)
+            py_side, c_side = ((py_throughput, c_throughput) if kind == "throughput"
+                               else (py_latency, c_latency))
+            # ipclab goes first in round 1: its probe sets the count both sides then use.
             order = ("py", "c") if rnd % 2 == 0 else ("c", "py")  # alternate who goes first
-            got = {side: sides[side]() for side in order}
-            results.setdefault((kind, mech, size), []).append((got["py"], got["c"]))
+            got = {}
+            for side in order:
+                if side == "py":
+                    got["py"] = py_side(mech, size, count, args.repeats, args.placement,
+                                        args.run_seconds)
+                    count = counts.setdefault(case, got["py"][2])
+                else:
+                    got["c"] = c_side(mech, size, count, args.repeats, args.placement)
+            results.setdefault(case, []).append((got["py"][:2], got["c"][:2]))
         print(f"round {rnd + 1}/{args.rounds} done ({time.monotonic() - t_start:.0f} s)",
               file=sys.stderr)
 
@@ -161,18 +173,51 @@ def main(argv=None) -> int:
         py_med = statistics.median(py[0] for py, _ in pairs)
         c_med = statistics.median(c[0] for _, c in pairs)
         rows.append(dict(kind=kind, mechanism=mech, message_bytes=size,
+                         count=counts[(kind, mech, size)],
                          ratio_median=statistics.median(ratios), ratio_min=min(ratios),
                          ratio_max=max(ratios), best_ratio_median=statistics.median(best),
                          python=py_med, c=c_med, rounds=len(pairs), pairs=pairs))
+    versus_pipe = against_pipe(results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(placement=args.placement, cpus=cpus, rounds=args.rounds,
-                           repeats=args.repeats, rows=rows), f, indent=1)
-    print_table(rows, args, cpus)
+                           repeats=args.repeats, run_seconds=args.run_seconds,
+                           machine=machine(), rows=rows, against_pipe=versus_pipe), f,
+                      indent=1)
+    print_table(rows, args, cpus, versus_pipe)
     return 0
 
 
-def print_table(rows, args, cpus) -> None:
+def against_pipe(results: dict) -> list:
+    """Each mechanism against a pipe of the same size, per round, for each side: the
+    ratios notebook 08 prints (a FIFO moved 0.97× what a pipe moved)."""
+    rows = []
+    for (kind, mech, size), pairs in results.items():
+        pipe = results.get((kind, "pipe", size))
+        if mech == "pipe" or pipe is None:
+            continue
+        row = dict(kind=kind, mechanism=mech, message_bytes=size)
+        for side, k in (("ipclab", 0), ("C", 1)):
+            ratios = [mine[k][0] / theirs[k][0] for mine, theirs in zip(pairs, pipe)]
+            row[side] = (statistics.median(ratios), min(ratios), max(ratios))
+        rows.append(row)
+    return rows
+
+
+def _print(header: list, lines: list, markdown: bool) -> None:
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for line in lines:
+            print("| " + " | ".join(line) + " |")
+        return
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    for line in lines:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+
+
+def print_table(rows, args, cpus, versus_pipe=()) -> None:
     def fmt(row, value):
         if row["kind"] == "throughput":
             return f"{value / 1e6:,.0f} MB/s"
@@ -180,29 +225,29 @@ def print_table(rows, args, cpus) -> None:
 
     where = f"CPUs {cpus[0]},{cpus[1]}" if cpus else "unpinned"
     nice = f", nice {args.nice}" if args.nice is not None else ""
-    title = (f"placement {args.placement} ({where}{nice}), {args.rounds} rounds × "
-             f"{args.repeats} runs; ratio = ipclab / C per round (throughput: higher is "
-             f"better; round trip: lower is better); best-run = the same for each side's "
-             f"best run; ipclab and C columns: medians")
+    print(f"machine: {machine()}\n")
+    print(f"placement {args.placement} ({where}{nice}), {args.rounds} rounds × "
+          f"{args.repeats} runs of about {args.run_seconds * 1e3:.0f} ms; ratio = ipclab / C "
+          f"per round (throughput: higher is better; round trip: lower is better); best-run "
+          f"= the same for each side's best run; ipclab and C columns: medians; per run: "
+          f"messages (or round trips) in each run, the same for both sides\n")
     header = ["what", "mechanism", "message", "ratio median", "ratio min–max",
-              "best-run ratio", "ipclab", "C"]
-    lines = []
-    for r in rows:
-        lines.append([r["kind"], r["mechanism"], f"{r['message_bytes']:,} B",
-                      f"{r['ratio_median']:.2f}", f"{r['ratio_min']:.2f}–{r['ratio_max']:.2f}",
-                      f"{r['best_ratio_median']:.2f}", fmt(r, r["python"]), fmt(r, r["c"])])
-    if args.markdown:
-        print(title + "\n")
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for line in lines:
-            print("| " + " | ".join(line) + " |")
+              "best-run ratio", "ipclab", "C", "per run"]
+    _print(header, [[r["kind"], r["mechanism"], f"{r['message_bytes']:,} B",
+                     f"{r['ratio_median']:.2f}", f"{r['ratio_min']:.2f}–{r['ratio_max']:.2f}",
+                     f"{r['best_ratio_median']:.2f}", fmt(r, r["python"]), fmt(r, r["c"]),
+                     f"{r['count']:,}"] for r in rows], args.markdown)
+    if not versus_pipe:
         return
-    print(title)
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    for line in lines:
-        print("  ".join(c.ljust(w) for c, w in zip(line, widths)))
+    print("\nagainst a pipe of the same size, per round (throughput: mechanism / pipe; "
+          "round trip: mechanism's time / pipe's): median (min–max) over rounds\n")
+
+    def cell(t):
+        return f"{t[0]:.2f} ({t[1]:.2f}–{t[2]:.2f})"
+
+    _print(["what", "mechanism", "message", "ipclab", "C"],
+           [[r["kind"], r["mechanism"], f"{r['message_bytes']:,} B", cell(r["ipclab"]),
+             cell(r["C"])] for r in versus_pipe], args.markdown)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 A POSIX shared-memory segment (``shm_open`` + ``mmap``; ``/dev/shm/ipclab_...`` on Linux)
 is memory that several processes map: a store by one is seen by the others' loads with no
-system call and no copy by the kernel. That is why it is fast — and why it needs
-synchronisation: nothing stops two processes from updating the same bytes at once.
+system call and no copy by the kernel: the data never passes through it. Synchronising
+still does, at times: nothing stops two processes from updating the same bytes at once, and
+the semaphores that take turns here are futexes — an atomic instruction in user space while
+nobody waits, a ``futex`` system call whenever a side has to sleep or wake the other.
 
 Segments are made here with ``shm_open`` directly (not :mod:`multiprocessing.shared_memory`,
 whose resource tracker starts a process of its own and may unlink or warn about segments it
@@ -29,7 +31,8 @@ from ._resources import close_end, open_pipe, shm_name
 from .errors import LimitError
 from .process import start_child
 
-__all__ = ["ShmTransferResult", "shm_transfer", "RaceResult", "counter_race"]
+__all__ = ["ShmTransferResult", "shm_transfer", "RaceResult", "counter_race",
+           "InterleavingResult", "forced_lost_update"]
 
 _STAMP = struct.Struct("<Q")  # a message's sequence number, in its first 8 bytes
 
@@ -164,6 +167,11 @@ class ShmTransferResult(NamedTuple):
     #: True if the reader's checksum and byte count match the writer's and every message
     #: arrived once, in order (sequence numbers checked).
     content_verified: bool
+    #: Messages for which the writer found every slot full, and the reader found none
+    #: full: each time that side had to sleep in the kernel (a ``futex`` system call) until
+    #: the other woke it.
+    writer_waits: int = 0
+    reader_waits: int = 0
 
 
 def _ring_writer(name: str, slots: int, message_bytes: int, messages: int, empty, full,
@@ -172,6 +180,7 @@ def _ring_writer(name: str, slots: int, message_bytes: int, messages: int, empty
     ring = memoryview(seg.map)
     source = bytearray(os.urandom(message_bytes))
     crc = 0
+    waits = 0
     try:
         os.read(go_r, 1)
         cpu0 = time.process_time()
@@ -179,11 +188,13 @@ def _ring_writer(name: str, slots: int, message_bytes: int, messages: int, empty
             if message_bytes >= 8:
                 _STAMP.pack_into(source, 0, seq)
             crc = zlib.crc32(source, crc)
-            empty.acquire()  # sleeps while every slot is full
+            if not empty.acquire(False):  # every slot is full: sleep until one is freed
+                waits += 1
+                empty.acquire()
             off = (seq % slots) * message_bytes
             ring[off:off + message_bytes] = source  # the one copy in: a memcpy
             full.release()  # doorbell: wakes the reader if it sleeps
-        return time.process_time() - cpu0, crc
+        return time.process_time() - cpu0, crc, waits
     finally:
         ring.release()
         seg.close()
@@ -197,18 +208,21 @@ def _ring_reader(name: str, slots: int, message_bytes: int, messages: int, empty
     tview = memoryview(target)  # view = view is one memcpy (bytearray[:] = view is two)
     crc = 0
     in_order = True
+    waits = 0
     try:
         os.read(go_r, 1)
         t0, cpu0 = time.monotonic(), time.process_time()
         for seq in range(messages):
-            full.acquire()  # sleeps until the writer rings
+            if not full.acquire(False):  # nothing to read yet: sleep until the writer rings
+                waits += 1
+                full.acquire()
             off = (seq % slots) * message_bytes
             tview[:] = ring[off:off + message_bytes]  # the one copy out
             empty.release()  # the slot is free again
             crc = zlib.crc32(target, crc)
             if message_bytes >= 8 and _STAMP.unpack_from(target)[0] != seq:
                 in_order = False
-        return time.monotonic() - t0, time.process_time() - cpu0, crc, in_order
+        return time.monotonic() - t0, time.process_time() - cpu0, crc, in_order, waits
     finally:
         tview.release()
         ring.release()
@@ -221,7 +235,8 @@ def shm_transfer(total_bytes: int = 64 * MIB, message_bytes: int = 64 * KIB, slo
 
     The segment is a ring of ``slots`` (1 to 1024) slots of ``message_bytes`` (1 byte to
     64 MiB) each. The writer copies a message into a free slot and rings a semaphore; the
-    reader copies it out and rings back. Both wait asleep in the kernel, never spinning.
+    reader copies it out and rings back. Both wait asleep in the kernel, never spinning;
+    the result counts how often each had to (``writer_waits``, ``reader_waits``).
     Both sides checksum every byte (CRC-32) and the reader checks each message's sequence
     number, so the result says whether the same bytes really crossed. ``total_bytes``:
     1 byte to 4 GiB, rounded up to whole messages.
@@ -246,12 +261,12 @@ def _shm_transfer(total_bytes, message_bytes, slots, deadline_s) -> ShmTransferR
         with start_child(_ring_reader, *args, pass_fds=(go[0],), deadline_s=deadline_s) as reader, \
                 start_child(_ring_writer, *args, pass_fds=(go[0],), deadline_s=deadline_s) as writer:
             close_end(go, 1)  # start both
-            wall, reader_cpu, reader_crc, in_order = reader.wait().value()
-            writer_cpu, writer_crc = writer.wait().value()
+            wall, reader_cpu, reader_crc, in_order, reader_waits = reader.wait().value()
+            writer_cpu, writer_crc, writer_waits = writer.wait().value()
     sent = messages * message_bytes
     return ShmTransferResult(sent, message_bytes, slots, messages, wall, sent / wall,
                              writer_cpu, reader_cpu, writer_crc, reader_crc,
-                             in_order and writer_crc == reader_crc)
+                             in_order and writer_crc == reader_crc, writer_waits, reader_waits)
 
 
 # -- the race ----------------------------------------------------------------------------
@@ -327,3 +342,81 @@ def _counter_race(processes, increments, lock, deadline_s) -> RaceResult:
         final.release()
     expected = processes * increments
     return RaceResult(processes, increments, expected, final_count, expected - final_count, lock)
+
+
+# -- one lost update, step by step -------------------------------------------------------
+class InterleavingResult(NamedTuple):
+    """Two processes each doing ``counter += 1`` once, in the one order that loses an update."""
+
+    #: What each process did, in the order it happened, with the values it loaded and
+    #: stored: ``("A loads 0", "B loads 0", "B stores 1", "A stores 1")``.
+    steps: tuple
+    #: 2: each process added one.
+    expected_count: int
+    #: The counter at the end.
+    final_count: int
+    #: ``expected_count - final_count``.
+    lost_updates: int
+
+
+_A_LOADED, _B_LOADED, _B_STORED, _A_STORED = range(1, 5)  # slots after the counter
+
+
+def _step_a(name: str, a_loaded, b_stored, wait_s: float) -> int:
+    seg = Segment.attach(name, 8 * 5)
+    cells = memoryview(seg.map).cast("q")
+    try:
+        value = cells[0]  # load
+        cells[_A_LOADED] = value
+        a_loaded.release()  # B may go now
+        if not b_stored.acquire(timeout=wait_s):  # A is held between its load and its store
+            raise TimeoutError("B never stored")
+        cells[0] = value + 1  # store what A loaded, plus one: B's store is overwritten
+        cells[_A_STORED] = value + 1
+        return value
+    finally:
+        cells.release()
+        seg.close()
+
+
+def _step_b(name: str, a_loaded, b_stored, wait_s: float) -> int:
+    seg = Segment.attach(name, 8 * 5)
+    cells = memoryview(seg.map).cast("q")
+    try:
+        if not a_loaded.acquire(timeout=wait_s):
+            raise TimeoutError("A never loaded")
+        value = cells[0]  # load: the same value A loaded
+        cells[_B_LOADED] = value
+        cells[0] = value + 1  # store
+        cells[_B_STORED] = value + 1
+        b_stored.release()
+        return value
+    finally:
+        cells.release()
+        seg.close()
+
+
+def forced_lost_update(deadline_s: float = 10.0) -> InterleavingResult:
+    """Two children, A and B, each add 1 to a shared counter once, with the interleaving
+    forced by two semaphores: A loads, B loads, B stores, A stores. The same every time:
+    the final count is 1, not 2 — the race of :func:`counter_race`, slowed down to one step
+    at a time. The recorded steps are the values the processes really loaded and stored."""
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    _platform.require("fork")
+    return isolate.call(_forced_lost_update, deadline_s, deadline_s=deadline_s)
+
+
+def _forced_lost_update(deadline_s) -> InterleavingResult:
+    a_loaded, b_stored = _semaphore(0), _semaphore(0)
+    with Segment.create(8 * 5) as seg:
+        args = (seg.name, a_loaded, b_stored, deadline_s)
+        with start_child(_step_a, *args, deadline_s=deadline_s) as a, \
+                start_child(_step_b, *args, deadline_s=deadline_s) as b:
+            a.wait().value()
+            b.wait().value()
+        cells = memoryview(seg.map).cast("q")
+        final, a_load, b_load, b_store, a_store = cells.tolist()
+        cells.release()
+    steps = (f"A loads {a_load}", f"B loads {b_load}", f"B stores {b_store}",
+             f"A stores {a_store}")
+    return InterleavingResult(steps, 2, final, 2 - final)

@@ -3,7 +3,10 @@ domain sockets, across message sizes and CPU placements.
 
 Every point is measured between two real processes (a writer child and a reader child, or
 a client and a server) and repeated: one warm-up run, then ``repeats`` timed runs back to
-back; a point reports the median with the minimum and maximum. The bytes really cross: the
+back; a point reports the median with the minimum and maximum. Unless a byte count (or a
+round-trip count) is given, each run lasts about ``run_seconds`` (50 ms by default): a short
+probe times the mechanism first and the count is scaled from it, so that fast and slow
+mechanisms alike are timed long enough to measure. The bytes really cross: the
 reader counts every byte, checks the stream ends exactly where it should, and spot-checks
 the content of the last read of each run. Points are *yielded one by one*, so a plot can
 grow while the sweep runs.
@@ -29,7 +32,7 @@ from typing import Iterator, NamedTuple
 
 from . import _platform, isolate
 from ._check import (GIB, MAX_DEADLINE_S, check_bytes, check_choice, check_choice_list,
-                     check_int, check_int_list)
+                     check_int, check_int_list, check_seconds)
 from ._resources import close_end, close_quietly, open_pipe, private_dir
 from .errors import IpclabError, UnsupportedPlatformError
 from .process import start_child
@@ -38,6 +41,7 @@ from .shm import Segment, _check_room, _semaphore
 __all__ = [
     "MECHANISMS", "PLACEMENTS", "DEFAULT_SIZES_BYTES", "ThroughputPoint", "LatencyPoint",
     "sweep", "latency", "placement_cpus", "default_total_bytes", "shm_slots",
+    "DEFAULT_RUN_SECONDS",
 ]
 
 #: What can be measured: ``os.pipe``, a named pipe, a shared-memory ring with semaphore
@@ -50,6 +54,12 @@ DEFAULT_SIZES_BYTES = (64, 512, 4096, 65536, 1048576)
 _STAMP = struct.Struct("<Q")
 _PATTERN_PERIOD = 251  # a prime: a stream shifted by a few bytes does not match
 _MAX_TOTAL_BYTES = 16 * GIB
+#: Seconds a timed run lasts when no count is given (``bench``'s and the notebook's default).
+DEFAULT_RUN_SECONDS = 0.05
+_MAX_RUN_SECONDS = 10.0
+_MIN_PROBE_SECONDS = 0.002  # a probe run shorter than this is too coarse to scale from
+_PROBE_RUNS = 4  # a warm-up and three timed probe runs, each a twentieth of a run or more
+_MAX_MESSAGES = 50_000_000  # per run: a cap on what a wildly short probe could ask for
 
 
 class ThroughputPoint(NamedTuple):
@@ -64,6 +74,9 @@ class ThroughputPoint(NamedTuple):
     median_bytes_per_s: float
     min_bytes_per_s: float
     max_bytes_per_s: float
+    #: Messages in each run (the same in every run of the point): what a C reference must
+    #: move to do the same work.
+    messages_per_run: int = 0
 
 
 class LatencyPoint(NamedTuple):
@@ -77,6 +90,8 @@ class LatencyPoint(NamedTuple):
     median_seconds: float
     min_seconds: float
     max_seconds: float
+    #: Round trips in each run.
+    round_trips_per_run: int = 0
 
 
 # -- checks ------------------------------------------------------------------------------
@@ -109,8 +124,9 @@ def placement_cpus(placement: str) -> tuple | None:
 
 
 def default_total_bytes(message_bytes: int) -> int:
-    """Bytes moved per run when ``total_bytes`` is None: about 50 ms of work at typical
-    speeds (1 µs per message plus 2 GB/s), in whole messages, at least one."""
+    """About 50 ms of work at typical speeds (1 µs per message plus 2 GB/s), in bytes, in
+    whole messages, at least one: a guess, not a measurement (time-based runs start their
+    probe from a twentieth of it)."""
     message_bytes = check_bytes("message_bytes", message_bytes)
     estimate = int(0.05 / (1e-6 / message_bytes + 5e-10))
     return max(1, estimate // message_bytes) * message_bytes
@@ -355,14 +371,45 @@ def _run_pair(mechanism: str, message_bytes: int, args: tuple, cpus: tuple | Non
             close_quietly(*fds)
 
 
-def _measure_throughput(mechanism, message_bytes, total_bytes, repeats, cpus) -> list:
-    """Bytes per second of each timed run (the warm-up run dropped)."""
-    messages = max(1, -(-total_bytes // message_bytes))
-    runs = repeats + 1  # the first is the warm-up
+def _throughput_times(mechanism, message_bytes, messages, runs, cpus) -> list:
+    """Seconds of each of ``runs`` runs of ``messages`` messages (the first is a warm-up)."""
     deadline = _deadline_for(messages * message_bytes * runs, messages * runs)
     _, times = _run_pair(mechanism, message_bytes, (messages, runs), cpus, deadline)
+    return times
+
+
+def _measure_throughput(mechanism, message_bytes, messages, repeats, cpus) -> list:
+    """Bytes per second of each timed run (the warm-up run dropped)."""
+    times = _throughput_times(mechanism, message_bytes, messages, repeats + 1, cpus)
     moved = messages * message_bytes
     return [moved / t for t in times[1:]]
+
+
+def _scaled_count(time_run, first: int, run_seconds: float, cap: int) -> int:
+    """How many messages (or round trips) make a run of about ``run_seconds``.
+
+    ``time_run(n)`` returns the seconds of a warm run of ``n`` (the fastest of a few: a
+    disturbed probe would make every run too short). The probe starts at
+    ``first`` and grows tenfold while a run is too short to time; the count is then scaled
+    in proportion. At least 1, at most ``cap``.
+    """
+    n = max(1, min(cap, first))
+    while True:
+        took = time_run(n)
+        if took >= _MIN_PROBE_SECONDS or n >= cap:
+            break
+        n = min(cap, n * 10)
+    return max(1, min(cap, round(n * run_seconds / max(took, 1e-9))))
+
+
+def _messages_for(mechanism, message_bytes, run_seconds, cpus) -> int:
+    """Messages per run for runs of about ``run_seconds``: probed with a warm-up run and
+    three short timed ones, each about a twentieth of a run at typical speeds."""
+    cap = max(1, min(_MAX_MESSAGES, _MAX_TOTAL_BYTES // message_bytes))
+    first = max(1, default_total_bytes(message_bytes) // message_bytes // 20)  # ~2.5 ms
+    return _scaled_count(
+        lambda n: min(_throughput_times(mechanism, message_bytes, n, _PROBE_RUNS, cpus)[1:]),
+        first, run_seconds, cap)
 
 
 # -- round trips -------------------------------------------------------------------------
@@ -526,60 +573,105 @@ def _check_common(mechanisms, repeats, placement):
     return mechanisms, repeats, cpus
 
 
+def _check_run_seconds(count_name: str, count, run_seconds) -> float | None:
+    """``run_seconds`` checked, or the default when neither it nor the count is given; None
+    when the count decides."""
+    if count is not None and run_seconds is not None:
+        raise ValueError(f"give {count_name} or run_seconds, not both "
+                         f"(got {count_name}={count!r}, run_seconds={run_seconds!r})")
+    if count is not None:
+        return None
+    if run_seconds is None:
+        return DEFAULT_RUN_SECONDS
+    return check_seconds("run_seconds", run_seconds, 0.0, _MAX_RUN_SECONDS)
+
+
+def _timed_budget(run_seconds: float, repeats: int) -> float:
+    """A generous deadline for one time-based point (seconds): probes, warm-up, timed runs,
+    ten times over, plus start-up."""
+    return 20.0 + 10 * run_seconds * (repeats + 3)
+
+
 def sweep(mechanisms=MECHANISMS, sizes_bytes=DEFAULT_SIZES_BYTES, repeats: int = 5,
-          placement: str = "free", total_bytes: int | None = None) -> Iterator[ThroughputPoint]:
+          placement: str = "free", total_bytes: int | None = None,
+          run_seconds: float | None = None) -> Iterator[ThroughputPoint]:
     """Yield the one-way throughput of each mechanism at each message size, point by point.
 
     ``mechanisms``: names from :data:`MECHANISMS`. ``sizes_bytes``: message sizes, 1 byte
     to 1 GiB each. ``repeats``: timed runs per point (1 to 1000), after one warm-up run.
     ``placement``: ``"same"``, ``"split"`` or ``"free"`` (see :func:`placement_cpus`).
-    ``total_bytes``: bytes per run (1 byte to 16 GiB, rounded up to whole messages); None
-    picks about 50 ms of work per size (:func:`default_total_bytes`). Sizes are the outer
-    loop, so every mechanism's curve grows together. Iterate to run; breaking out of the
-    loop stops the experiment and cleans up.
+    How long a run is: either ``total_bytes``, bytes per run (1 byte to 16 GiB, rounded up
+    to whole messages), or ``run_seconds``, seconds per run (up to 10; a probe picks the
+    message count). Neither: runs of :data:`DEFAULT_RUN_SECONDS` (50 ms). Sizes are the
+    outer loop, so every mechanism's curve grows together. Iterate to run; breaking out of
+    the loop stops the experiment and cleans up.
     """
     mechanisms, repeats, cpus = _check_common(mechanisms, repeats, placement)
     sizes = check_int_list("sizes_bytes", sizes_bytes, 1, GIB, "bytes")
     if total_bytes is not None:
         total_bytes = check_bytes("total_bytes", total_bytes, 1, _MAX_TOTAL_BYTES)
+    run_seconds = _check_run_seconds("total_bytes", total_bytes, run_seconds)
     if "shm" in mechanisms:
         _check_room(max(shm_slots(s) * s for s in sizes))
-    plan = [(size, total_bytes or default_total_bytes(size)) for size in sizes]
-    budget = sum(_deadline_for(max(t, s) * (repeats + 1), -(-t // s) * (repeats + 1))
-                 for s, t in plan) * len(mechanisms)
-    return isolate.iterate(_sweep, mechanisms, plan, repeats, placement, cpus,
+    if run_seconds is None:
+        plan = [(size, max(1, -(-total_bytes // size))) for size in sizes]
+        budget = sum(_deadline_for(n * s * (repeats + 1), n * (repeats + 1))
+                     for s, n in plan) * len(mechanisms)
+    else:
+        plan = [(size, None) for size in sizes]
+        budget = _timed_budget(run_seconds, repeats) * len(sizes) * len(mechanisms)
+    return isolate.iterate(_sweep, mechanisms, plan, repeats, placement, cpus, run_seconds,
                            deadline_s=budget)
 
 
-def _sweep(mechanisms, plan, repeats, placement, cpus):
-    for size, total in plan:
+def _sweep(mechanisms, plan, repeats, placement, cpus, run_seconds):
+    for size, messages in plan:
         for mechanism in mechanisms:
-            rates = _measure_throughput(mechanism, size, total, repeats, cpus)
+            n = messages or _messages_for(mechanism, size, run_seconds, cpus)
+            rates = _measure_throughput(mechanism, size, n, repeats, cpus)
             yield ThroughputPoint(mechanism, size, placement, repeats, statistics.median(rates),
-                                  min(rates), max(rates))
+                                  min(rates), max(rates), n)
 
 
 def latency(mechanisms=MECHANISMS, message_bytes: int = 1, repeats: int = 5,
-            placement: str = "free", round_trips: int = 2000) -> Iterator[LatencyPoint]:
+            placement: str = "free", round_trips: int | None = None,
+            run_seconds: float | None = None) -> Iterator[LatencyPoint]:
     """Yield the round-trip time of a ``message_bytes`` message (1 byte to 16 MiB) for each
-    mechanism, point by point: a client sends it, a server sends it back, ``round_trips``
-    times (1 to 1,000,000) per run; ``repeats`` timed runs (1 to 1000) after one warm-up.
-    Each run's mean round trip (seconds) goes into the median, min and max."""
+    mechanism, point by point: a client sends it, a server sends it back, over and over;
+    ``repeats`` timed runs (1 to 1000) after one warm-up. How long a run is: either
+    ``round_trips`` per run (1 to 1,000,000), or ``run_seconds`` (up to 10; a probe picks the
+    count); neither: :data:`DEFAULT_RUN_SECONDS`. Each run's mean round trip (seconds) goes
+    into the median, min and max."""
     mechanisms, repeats, cpus = _check_common(mechanisms, repeats, placement)
     message_bytes = check_bytes("message_bytes", message_bytes, 1, 16 * 1024 * 1024)
-    round_trips = check_int("round_trips", round_trips, 1, 1_000_000)
-    if (repeats + 1) * round_trips > 10_000_000:
-        raise ValueError(f"(repeats + 1) * round_trips must be at most 10,000,000, "
-                         f"got {(repeats + 1) * round_trips}")
+    if round_trips is not None:
+        round_trips = check_int("round_trips", round_trips, 1, 1_000_000)
+        if (repeats + 1) * round_trips > 10_000_000:
+            raise ValueError(f"(repeats + 1) * round_trips must be at most 10,000,000, "
+                             f"got {(repeats + 1) * round_trips}")
+    run_seconds = _check_run_seconds("round_trips", round_trips, run_seconds)
     runs = repeats + 1
-    budget = _deadline_for(2 * message_bytes * round_trips * runs,
-                           2 * round_trips * runs) * len(mechanisms)
+    if run_seconds is None:
+        budget = _deadline_for(2 * message_bytes * round_trips * runs,
+                               2 * round_trips * runs) * len(mechanisms)
+    else:
+        budget = _timed_budget(run_seconds, repeats) * len(mechanisms)
     return isolate.iterate(_latency, mechanisms, message_bytes, repeats, placement, cpus,
-                           round_trips, deadline_s=budget)
+                           round_trips, run_seconds, deadline_s=budget)
 
 
-def _latency(mechanisms, message_bytes, repeats, placement, cpus, round_trips):
+def _round_trips_for(mechanism, message_bytes, run_seconds, repeats, cpus) -> int:
+    """Round trips per run for runs of about ``run_seconds`` (probed like throughput)."""
+    cap = max(1, min(1_000_000, 10_000_000 // (repeats + 1)))
+    return _scaled_count(
+        lambda n: min(_measure_latency(mechanism, message_bytes, n, _PROBE_RUNS - 1, cpus)) * n,
+        50, run_seconds, cap)
+
+
+def _latency(mechanisms, message_bytes, repeats, placement, cpus, round_trips, run_seconds):
     for mechanism in mechanisms:
-        times = _measure_latency(mechanism, message_bytes, round_trips, repeats, cpus)
+        n = round_trips or _round_trips_for(mechanism, message_bytes, run_seconds, repeats,
+                                            cpus)
+        times = _measure_latency(mechanism, message_bytes, n, repeats, cpus)
         yield LatencyPoint(mechanism, message_bytes, placement, repeats,
-                           statistics.median(times), min(times), max(times))
+                           statistics.median(times), min(times), max(times), n)

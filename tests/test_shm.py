@@ -59,6 +59,7 @@ def test_transfer_delivers_the_same_bytes(total, message, slots, monkeypatch):
     assert r.content_verified
     assert r.wall_seconds > 0 and r.bytes_per_s > 0
     assert r.writer_cpu_seconds >= 0 and r.reader_cpu_seconds >= 0
+    assert 0 <= r.writer_waits <= r.messages and 0 <= r.reader_waits <= r.messages
     assert not [n for n in _shm_names() if n.startswith(f"ipclab_{tag}")]  # unlinked
     _no_resource_tracker()
 
@@ -117,3 +118,28 @@ def test_one_process_cannot_race():
 def test_counter_race_rejects_bad_input(kwargs, error, words):
     with pytest.raises(error, match=words):
         shm.counter_race(**kwargs)
+
+
+# -- one lost update, forced -------------------------------------------------------------
+def test_forced_interleaving_loses_exactly_one_update_every_time():
+    for _ in range(3):  # not luck: the same steps and the same count on every run
+        r = shm.forced_lost_update()
+        assert r.steps == ("A loads 0", "B loads 0", "B stores 1", "A stores 1")
+        assert (r.expected_count, r.final_count, r.lost_updates) == (2, 1, 1)
+    _no_resource_tracker()
+
+
+@pytest.mark.parametrize("deadline_s, error", [(0, ValueError), (601, ValueError),
+                                               ("1", TypeError)])
+def test_forced_lost_update_rejects_bad_input(deadline_s, error):
+    with pytest.raises(error, match="deadline_s"):
+        shm.forced_lost_update(deadline_s)
+
+
+def test_a_one_slot_ring_makes_someone_wait():
+    # One slot: after each message the writer needs the reader to free it, and the reader
+    # needs the writer to fill it; the two cannot both always find their turn ready.
+    # Strictly alternating, each message is a handoff and some side must sleep for it.
+    r = shm.shm_transfer(total_bytes=64 * 200, message_bytes=64, slots=1)
+    assert r.content_verified
+    assert r.writer_waits + r.reader_waits > 0

@@ -84,6 +84,41 @@ def test_sweep_in_a_helper_process_stopped_early_leaves_nothing_behind(monkeypat
     points.close()  # the helper is stopped mid-measurement; its finally blocks clean up
 
 
+def test_a_fixed_total_is_whole_messages_per_run():
+    points = list(sweep(("pipe", "shm"), (100,), repeats=1, total_bytes=150_001))
+    assert [p.messages_per_run for p in points] == [1501, 1501]
+
+
+def test_runs_are_time_based_by_default():
+    # No count given: a probe picks the messages per run (timing itself is not asserted).
+    points = list(sweep(("pipe", "unix"), (4096,), repeats=3, run_seconds=0.01))
+    for p in points:
+        _check_point(p, p.mechanism, 4096, "free", 3)
+        assert isinstance(p.messages_per_run, int) and p.messages_per_run >= 1
+    (lp,) = latency(("fifo",), 1, repeats=2, run_seconds=0.01)
+    assert isinstance(lp.round_trips_per_run, int) and lp.round_trips_per_run >= 1
+    assert 0 < lp.min_seconds <= lp.median_seconds <= lp.max_seconds
+
+
+def test_the_count_is_scaled_from_the_probe():
+    # A stand-in for the clock's answer (the probe is arithmetic once the run is timed).
+    asked = []
+
+    def run(seconds_each):
+        def time_run(n):
+            asked.append(n)
+            return n * seconds_each
+        return time_run
+
+    assert throughput._scaled_count(run(1e-6), 5000, 0.05, 10**9) == 50_000
+    assert asked == [5000]
+    asked.clear()  # too short to time (0.1 µs each): grows tenfold until the probe is 2 ms+
+    assert throughput._scaled_count(run(1e-7), 10, 0.05, 10**9) == 500_000
+    assert asked == [10, 100, 1000, 10_000, 100_000]
+    assert throughput._scaled_count(run(1e-9), 10, 0.05, 1234) == 1234  # capped
+    assert throughput._scaled_count(run(1.0), 1, 0.05, 10) == 1  # never below one
+
+
 def test_default_total_bytes_is_whole_messages():
     for size in (1, 64, 1000, 65536, 1 << 20, 1 << 30):
         total = throughput.default_total_bytes(size)
@@ -154,6 +189,10 @@ def test_pinning_without_affinity_is_a_clear_error():  # pragma: no cover - macO
     (dict(total_bytes=0), ValueError, "total_bytes"),
     (dict(total_bytes=-5), ValueError, "total_bytes"),
     (dict(total_bytes=2**34 + 1), ValueError, "total_bytes"),
+    (dict(run_seconds=0), ValueError, "run_seconds"),
+    (dict(run_seconds=10.5), ValueError, "run_seconds"),
+    (dict(run_seconds="1"), TypeError, "run_seconds"),
+    (dict(total_bytes=1 << 20, run_seconds=0.1), ValueError, "not both"),
 ])
 def test_sweep_rejects_bad_input_before_anything_starts(kwargs, error, words):
     with pytest.raises(error, match=words):
@@ -169,6 +208,8 @@ def test_sweep_rejects_bad_input_before_anything_starts(kwargs, error, words):
     (dict(round_trips=1_000_000, repeats=10), ValueError, "10,000,000"),
     (dict(mechanisms=("socket",)), ValueError, "mechanisms"),
     (dict(placement="elsewhere"), ValueError, "placement"),
+    (dict(run_seconds=-1), ValueError, "run_seconds"),
+    (dict(round_trips=100, run_seconds=0.1), ValueError, "not both"),
 ])
 def test_latency_rejects_bad_input_before_anything_starts(kwargs, error, words):
     with pytest.raises(error, match=words):
@@ -208,6 +249,15 @@ def test_bench_table_is_readable():
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 2 and "MB/s" in lines[1] and lines[1].startswith("fifo")
+    assert "128 messages × 1 runs" in lines[1]
+
+
+def test_bench_runs_are_time_based_unless_told_otherwise():
+    done = _bench("--json", "--mechanisms", "pipe", "--sizes", "4096", "--repeats", "2",
+                  "--run-seconds", "0.01", "--latency")
+    assert done.returncode == 0, done.stderr
+    thr, lat = json.loads(done.stdout)
+    assert thr["messages_per_run"] >= 1 and lat["round_trips_per_run"] >= 1
 
 
 @pytest.mark.parametrize("args, words", [
@@ -220,6 +270,7 @@ def test_bench_table_is_readable():
     (["--placement", "moon"], "placement"),
     (["--total-bytes", "0"], "total_bytes"),
     (["--latency", "--round-trips", "0"], "round_trips"),
+    (["--run-seconds", "0"], "run_seconds"),
 ])
 def test_bench_rejects_bad_options(args, words):
     done = _bench(*args, timeout=30)

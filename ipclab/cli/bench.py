@@ -23,17 +23,20 @@ def add_arguments(parser):
     parser.add_argument("--placement", default="free", metavar="same|split|free",
                         help="both processes on one CPU, on one CPU each, or unpinned "
                              "(default free)")
+    parser.add_argument("--run-seconds", type=float, default=None, metavar="S",
+                        help="seconds per timed run; a probe picks the message count "
+                             "(default 0.05)")
     parser.add_argument("--total-bytes", type=int, default=None, metavar="N",
-                        help="bytes per run (default: about 50 ms of work per size)")
+                        help="bytes per run instead (a fixed amount of work)")
     parser.add_argument("--latency", action="store_true",
                         help="also measure the round trip of a 1-byte message")
-    parser.add_argument("--round-trips", type=int, default=2000, metavar="N",
-                        help="round trips per latency run (default 2000)")
+    parser.add_argument("--round-trips", type=int, default=None, metavar="N",
+                        help="round trips per latency run instead of --run-seconds")
 
 
 _OPTIONS = {"sizes_bytes": "--sizes", "mechanisms": "--mechanisms", "repeats": "--repeats",
             "placement": "--placement", "total_bytes": "--total-bytes",
-            "round_trips": "--round-trips"}
+            "round_trips": "--round-trips", "run_seconds": "--run-seconds"}
 
 
 def _option_for(message: str) -> str:
@@ -48,10 +51,12 @@ def _row(point) -> str:
     if hasattr(point, "median_bytes_per_s"):
         return (f"{point.mechanism:<6} {point.message_bytes:>10,} B  {point.placement:<5}  "
                 f"{point.median_bytes_per_s / 1e6:>10,.1f} MB/s  "
-                f"({point.min_bytes_per_s / 1e6:,.1f}–{point.max_bytes_per_s / 1e6:,.1f})")
+                f"({point.min_bytes_per_s / 1e6:,.1f}–{point.max_bytes_per_s / 1e6:,.1f})  "
+                f"{point.messages_per_run:,} messages × {point.repeats} runs")
     return (f"{point.mechanism:<6} {point.message_bytes:>10,} B  {point.placement:<5}  "
             f"{point.median_seconds * 1e6:>10,.2f} µs round trip  "
-            f"({point.min_seconds * 1e6:,.2f}–{point.max_seconds * 1e6:,.2f})")
+            f"({point.min_seconds * 1e6:,.2f}–{point.max_seconds * 1e6:,.2f})  "
+            f"{point.round_trips_per_run:,} round trips × {point.repeats} runs")
 
 
 def run(args) -> int:
@@ -61,9 +66,13 @@ def run(args) -> int:
     sizes = tuple(args.sizes or DEFAULT_SIZES_BYTES)
     # Both calls check every argument before anything starts.
     try:
-        parts = [sweep(mechanisms, sizes, args.repeats, args.placement, args.total_bytes)]
+        timed = args.run_seconds
+        parts = [sweep(mechanisms, sizes, args.repeats, args.placement, args.total_bytes,
+                       timed)]
         if args.latency:
-            parts.append(latency(mechanisms, 1, args.repeats, args.placement, args.round_trips))
+            # --total-bytes fixes the work of throughput runs only; round trips stay timed.
+            parts.append(latency(mechanisms, 1, args.repeats, args.placement, args.round_trips,
+                                 timed if args.round_trips is None else None))
     except (ValueError, TypeError) as exc:
         raise type(exc)(f"{_option_for(str(exc))}{exc}") from None
     records = []

@@ -41,6 +41,8 @@ def _draw_throughput(ax, points, reference=None, sizes=None) -> None:
                 linestyle=style, label=label)
     for (mech, placement), pts in _series(reference or []).items():
         color = mechanism_color(mech, mechanisms.index(mech) if mech in mechanisms else 0)
+        ax.vlines([p.message_bytes for p in pts], [p.min_bytes_per_s for p in pts],
+                  [p.max_bytes_per_s for p in pts], color=color, linewidth=3, alpha=0.5)
         ax.plot([p.message_bytes for p in pts], [p.median_bytes_per_s for p in pts],
                 color=color, linestyle="--", linewidth=max(1.0, ax.lines[0].get_linewidth() / 2)
                 if ax.lines else None, label=f"{mech} (C reference)")
@@ -52,7 +54,7 @@ def _draw_throughput(ax, points, reference=None, sizes=None) -> None:
     _log10_axis(ax, "y", _rate_formatter())
     ax.set_xlabel("message size")
     ax.set_ylabel("throughput")
-    ax.set_title("Throughput by message size")
+    ax.set_title("Throughput (median; band: min–max of runs)")
     if ax.lines:
         ax.legend(loc="lower right", fontsize="small")
 
@@ -60,7 +62,8 @@ def _draw_throughput(ax, points, reference=None, sizes=None) -> None:
 def throughput_vs_size(points, reference=None):
     """Log-log lines: median throughput against message size, one colour per mechanism, with
     a min–max band; ``reference`` points (a C program's, same fields) dashed in the same
-    colour. Several placements (same CPU, split) get different line styles.
+    colour, their min–max as a bar at each size. Several placements (same CPU, split) get
+    different line styles.
     """
     points = _as_list(points, "points")
     _need(points, "points", _TP_FIELDS)
