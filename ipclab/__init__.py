@@ -75,7 +75,7 @@ __all__ = [
 #: Modules imported on first attribute access (``ipclab.fifos``), PEP 562.
 _LAZY = ("conversation", "exercises", "fifos", "isolation", "pipeline", "shm", "speedup",
          "throughput", "webserver", "plots", "live", "widgets", "report", "safecell", "fdmap",
-         "magic")
+         "magic", "compare", "creference")
 
 
 def __getattr__(name: str):
