@@ -38,6 +38,7 @@ SOAK = [
     lambda: fifos.client_server(clients=2, requests_per_client=1),
     lambda: shm.counter_race(processes=2, increments=1000, lock=True),
     lambda: shm.shm_transfer(total_bytes=1 << 20, message_bytes=65536),
+    lambda: shm.forced_lost_update(),
     lambda: list(throughput.sweep(("pipe", "unix"), (4096,), repeats=1, total_bytes=1 << 20)),
     lambda: list(throughput.latency(("pipe",), repeats=1, round_trips=50)),
     lambda: webserver.load_run("prefork", requests=20, concurrency=2, pool_size=2),
