@@ -15,8 +15,10 @@ Where it draws:
   off screen each frame, and a progress line goes to the terminal if there is one.
 
 Stopping the cell (KeyboardInterrupt) closes the iterator, which stops the experiment and
-everything it started; the partial figure stays. The thin functions :func:`live_pipe_fill`,
-:func:`live_throughput` and :func:`live_load` wire up the course's live experiments.
+everything it started; the partial figure stays, and the interrupt is raised again as
+:class:`ipclab.ExperimentInterrupted`, which IPython shows as one line, not a traceback.
+The thin functions :func:`live_pipe_fill`, :func:`live_throughput` and :func:`live_load`
+wire up the course's live experiments.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ import contextlib
 import math
 import sys
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ._check import check_choice, check_choice_list, check_seconds
+from .errors import ExperimentInterrupted
 
 __all__ = ["LivePlot", "live", "live_pipe_fill", "live_throughput", "live_load",
            "DEFAULT_MAX_FPS", "PROGRESS_AFTER_S", "frontend"]
@@ -71,8 +75,8 @@ class LivePlot:
     ``interrupted`` says whether KeyboardInterrupt stopped it. ``on_redraw(liveplot)`` is
     called after each frame. ``progress``: True, False, or None for "if ``expected_seconds``
     is over 2 s" — a text line with elapsed time and, given ``total`` (samples expected), a
-    bar. ``interrupt``: ``"raise"`` (default) re-raises KeyboardInterrupt after cleaning up,
-    ``"return"`` returns the partial samples.
+    bar. ``interrupt``: ``"raise"`` (default) raises :class:`ipclab.ExperimentInterrupted` (a
+    KeyboardInterrupt) after cleaning up, ``"return"`` returns the partial samples.
     """
 
     def __init__(self, update: Callable[[Any, list], None], *, setup: Callable | None = None,
@@ -91,8 +95,10 @@ class LivePlot:
             raise TypeError(f"progress must be True, False or None, got {progress!r}")
         if expected_seconds is not None:
             expected_seconds = check_seconds("expected_seconds", expected_seconds, 0.0, 86400.0)
-        if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 1):
-            raise ValueError(f"total must be a positive int (samples expected) or None, got {total!r}")
+        if total is not None and (isinstance(total, bool) or not isinstance(total, int)
+                                  or total < 1):
+            raise ValueError(f"total must be a positive int (samples expected) or None, "
+                             f"got {total!r}")
         self.interrupt = check_choice("interrupt", interrupt, ("raise", "return"))
         self.update = update
         self.setup = setup
@@ -100,7 +106,8 @@ class LivePlot:
         self.expected_seconds = expected_seconds
         self.total = total
         self.on_redraw = on_redraw
-        self.progress = (expected_seconds or 0.0) > PROGRESS_AFTER_S if progress is None else progress
+        self.progress = ((expected_seconds or 0.0) > PROGRESS_AFTER_S if progress is None
+                         else progress)
         self.stream = stream if stream is not None else sys.stderr
         self.mode = frontend()
         self.figure = figure if figure is not None else self._new_figure()
@@ -126,6 +133,7 @@ class LivePlot:
         last = -math.inf
         drawn = 0  # samples on the last frame
         finished = False
+        stop = None
         try:
             if self.setup is not None:
                 self.setup(self.figure)
@@ -137,8 +145,8 @@ class LivePlot:
                     self._frame()
                     last, drawn = time.monotonic(), len(self.samples)
             finished = True
-        except KeyboardInterrupt:
-            self.interrupted = True
+        except KeyboardInterrupt as exc:
+            self.interrupted, stop = True, exc
         finally:
             close = getattr(it, "close", None)
             if close is not None:
@@ -153,8 +161,18 @@ class LivePlot:
             self._handle.update(self.figure.canvas)
         self._finish_progress(finished)
         if self.interrupted and self.interrupt == "raise":
-            raise KeyboardInterrupt
+            raise self._interrupted_error(stop) from None
         return self.samples
+
+    def _interrupted_error(self, stop: KeyboardInterrupt) -> KeyboardInterrupt:
+        """What to raise after an interrupt, once the experiment is stopped and cleaned up:
+        :class:`ipclab.ExperimentInterrupted`, which IPython shows as one line. The
+        experiment's own says which experiment; an interrupt that landed while drawing
+        (the experiment was stopped by closing its iterator) gets one naming this plot."""
+        if isinstance(stop, ExperimentInterrupted):
+            return stop
+        return ExperimentInterrupted(f"the live plot {self.label!r}" if self.label
+                                     else "the live plot")
 
     # -- drawing --------------------------------------------------------------------------
     def _new_figure(self):
@@ -176,6 +194,7 @@ class LivePlot:
 
         if self.mode == "widget":
             self._handle = display(self.figure.canvas, display_id=True)
+            _start_ipympl_canvas(self.figure.canvas)
         else:
             self._handle = display(self.figure, display_id=True)
         if self.progress:
@@ -188,8 +207,14 @@ class LivePlot:
         if self.mode == "inline" and self._handle is not None:
             self._handle.update(self.figure)
         elif self.mode == "widget":
-            self.figure.canvas.draw()  # ipympl sends the new image to the browser now
-            self.figure.canvas.flush_events()
+            canvas = self.figure.canvas
+            if hasattr(canvas, "_force_full"):
+                # A whole image, not the difference from the last one: the browser may skip
+                # an image when the next arrives before it loaded, and a skipped difference
+                # leaves stale pixels behind.
+                canvas._force_full = True
+            canvas.draw()  # ipympl sends the new image to the browser now
+            canvas.flush_events()
         else:
             self.figure.canvas.draw()
         self.redraws += 1
@@ -238,6 +263,27 @@ class LivePlot:
             self.stream.flush()
 
 
+def _start_ipympl_canvas(canvas) -> None:
+    """Make a just-displayed ipympl canvas show the frames drawn while the cell still runs.
+
+    Why: the browser's view of the canvas asks the kernel to start sending images (its
+    ``refresh``, ``send_image_mode`` and ``initialized`` messages), but a busy kernel handles
+    those only after the cell ends, so every frame drawn during the run stays invisible and
+    the plot is blank until the end (ipympl issue 290). Handling those requests here, as
+    ipympl's maintainers suggest there, starts the images now; the browser's own copies,
+    handled after the cell, change nothing.
+    """
+    handle = getattr(canvas, "_handle_message", None)
+    if handle is None:  # not an ipympl canvas (or a future one that no longer needs this)
+        return
+    ratio = getattr(type(canvas), "current_dpi_ratio", 1.0)
+    messages = ([{"type": "set_device_pixel_ratio", "device_pixel_ratio": ratio}]
+                if ratio != 1 else [])
+    messages += [{"type": "send_image_mode"}, {"type": "refresh"}, {"type": "initialized"}]
+    for message in messages:
+        handle(canvas, message, [])
+
+
 def _check_fps(max_fps) -> float:
     import numbers
 
@@ -245,13 +291,15 @@ def _check_fps(max_fps) -> float:
         raise TypeError(f"max_fps must be a number of redraws per second in (0, 60], "
                         f"got {max_fps!r} ({type(max_fps).__name__})")
     if not 0 < max_fps <= 60:  # also rejects NaN
-        raise ValueError(f"max_fps must be a number of redraws per second in (0, 60], got {max_fps!r}")
+        raise ValueError(f"max_fps must be a number of redraws per second in (0, 60], "
+                         f"got {max_fps!r}")
     return float(max_fps)
 
 
 def _empty_figure():
-    from .plots._style import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from .plots._style import Figure
 
     fig = Figure()
     FigureCanvasAgg(fig)

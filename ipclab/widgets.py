@@ -2,10 +2,14 @@
 
 Each function returns an ``ipywidgets`` box: the controls, a **Run** button and an output
 area. The experiment runs when the button is pressed and again whenever a control changes
-(sliders on release); ``run_now=True`` also runs it once straight away (the default only
-for experiments that need no child process: they take milliseconds). The experiment runs through the same ``ipclab`` function the notebook calls — in a helper
-process, with a deadline — and its result is printed (and plotted where a picture helps) in
-the output area, replacing the previous one.
+(sliders on release; a slider's number can also be typed into); ``run_now=True`` also runs
+it once straight away (the default only for experiments that need no child process: they
+take milliseconds). The experiment runs through the same ``ipclab`` function the notebook
+calls — in a helper process, with a deadline — and its result is printed (and plotted where
+a picture helps) in the output area, replacing the previous one.
+
+The kernel's stop button stops a run: the output area says so in one line, and the runs
+queued behind it (a double click, a slider moved several steps) are dropped, not run.
 
 Widgets never measure or fork themselves: they call the measurement functions. Importing
 this module does not import ipywidgets; each function does.
@@ -17,7 +21,11 @@ Under ``pytest --nbval`` there is no widget front end: mark widget cells
 from __future__ import annotations
 
 import shlex
-from typing import Any, Callable
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .errors import IpclabError
 
 __all__ = ["explorer", "fork_explorer", "cow_explorer", "speedup_explorer",
            "pipeline_explorer", "conversation_explorer", "fill_explorer", "resize_explorer",
@@ -34,12 +42,34 @@ def _show(fig) -> None:
     display(fig)
 
 
+#: Seconds after a stopped run during which further run requests are dropped, not run.
+#: Why: the kernel handles widget messages one at a time, so a double click or a slider
+#: moved three steps queues runs behind the one running; the stop button interrupts only
+#: that one, and the queued ones then run to completion as if nothing had been pressed.
+#: They reach the kernel within milliseconds of the stop; a learner's new click comes after
+#: seeing the "Interrupted" line, later than this.
+QUEUED_AFTER_STOP_S = 0.5
+
+#: What the output area says when it drops the runs queued behind a stopped one.
+DROPPED_LINE = "(a run asked for before the stop was not started: press Run to run it)"
+
+#: The hint under an explorer that has sliders: their readouts are editable.
+SLIDER_HINT = ("Drag a slider or use the arrow keys on it; to aim exactly, click the "
+               "number at its end, type a value and press Enter.")
+
+
 def explorer(run: Callable[..., Any], controls: dict, *, title: str = "",
              run_now: bool = False):
     """A box with ``controls`` (name → widget), a Run button and an output area.
 
-    Pressing Run, or changing a control, calls ``run(**{name: widget.value})`` with the output area capturing what it
-    prints or displays. Errors (a bad value, a deadline missed) are shown, not raised.
+    Pressing Run, or changing a control, calls ``run(**{name: widget.value})`` with the
+    output area capturing what it prints or displays. A bad value or a missed deadline is
+    shown as one line (``ValueError: ...``); any other error with its traceback. The
+    kernel's stop button stops the run, prints one ``Interrupted: ...`` line, and drops the
+    runs queued behind it (see :data:`QUEUED_AFTER_STOP_S`).
+
+    ``box.run(**values)`` (for tests and scripts) sets the named controls without a run per
+    change, then runs once, as pressing the button does.
     """
     import ipywidgets as w
 
@@ -51,47 +81,140 @@ def explorer(run: Callable[..., Any], controls: dict, *, title: str = "",
     button = w.Button(description="Run", button_style="primary", icon="play",
                       tooltip="run the experiment again with these values")
     out = w.Output()
+    # stopped_at: when the last stop was handled (monotonic s); told: the learner was told a
+    # queued run was dropped; quiet: box.run is setting controls, no run per change.
+    state: dict[str, Any] = {"stopped_at": None, "told": False, "quiet": False}
 
     def on_click(_=None):
-        out.clear_output(wait=True)
-        with out:
-            button.disabled = True
-            try:
-                run(**{name: c.value for name, c in controls.items()})
-            except Exception as exc:  # show the learner the message, keep the widget alive
-                print(f"{type(exc).__name__}: {exc}")
-            finally:
-                button.disabled = False
+        if _queued_behind_a_stop(state):
+            if not state["told"]:
+                state["told"] = True
+                with out:
+                    print(DROPPED_LINE)
+            return
+        state["told"] = False
+        values = {name: c.value for name, c in controls.items()}
+        stopped = _run_and_show(run, values, out, button, title)
+        state["stopped_at"] = time.monotonic() if stopped else None  # queued ones come now
+
+    def on_change(_change):
+        if not state["quiet"]:
+            on_click()
+
+    def press(**values):
+        unknown = sorted(set(values) - set(controls))
+        if unknown:
+            raise TypeError(f"no control named {', '.join(unknown)}; controls are "
+                            f"{', '.join(controls)}")
+        state["quiet"] = True
+        try:
+            for name, value in values.items():
+                controls[name].value = value
+        finally:
+            state["quiet"] = False
+        on_click()
 
     button.on_click(on_click)
     for c in controls.values():
         if not isinstance(c, w.Text):  # text boxes run on the button only, not per keystroke
-            c.observe(lambda change: on_click(), names="value")
+            c.observe(on_change, names="value")
     parts = ([w.HTML(f"<b>{title}</b>")] if title else []) + list(controls.values())
-    box = w.VBox(parts + [button, out])
+    if any(isinstance(c, (w.IntSlider, w.FloatSlider)) for c in controls.values()):
+        parts.append(w.HTML(f"<small>{SLIDER_HINT}</small>"))
+    box = w.VBox([*parts, button, out])
     box.add_class("widget-interact")  # styled (and found by the browser test) like interact()
-    box.run = on_click  # for tests and scripts: press the button
+    box.run = press
+    box.controls = dict(controls)
     if run_now:
         on_click()
     return box
+
+
+#: Errors that say what was wrong in one line: a bad value, a limit, a missed deadline.
+_SHOWN_AS_ONE_LINE = (ValueError, OSError, IpclabError)
+
+
+def _run_and_show(run: Callable, values: dict, out, button, title: str) -> bool:
+    """Run ``run(**values)`` with ``out`` capturing what it prints, in place of the last
+    run's output, the Run button disabled meanwhile. Return True if the stop button
+    stopped it."""
+    out.clear_output(wait=True)
+    with out:
+        button.disabled = True
+        try:
+            run(**values)
+        except KeyboardInterrupt as exc:  # the stop button: one line, no traceback
+            print(_interrupted_line(exc, title))
+            return True
+        except _SHOWN_AS_ONE_LINE as exc:  # the learner's value, or the machine, said no
+            print(f"{type(exc).__name__}: {exc}")
+        except Exception:  # a real error: the whole traceback, and the widget lives on
+            _show_traceback()
+        finally:
+            button.disabled = False
+    return False
+
+
+def _queued_behind_a_stop(state: dict) -> bool:
+    """True if this run request arrived so soon after a stopped run that it was queued."""
+    at = state["stopped_at"]
+    if at is None or time.monotonic() - at >= QUEUED_AFTER_STOP_S:
+        return False
+    state["stopped_at"] = time.monotonic()  # a burst of queued requests is dropped whole
+    return True
+
+
+def _interrupted_line(exc: KeyboardInterrupt, title: str) -> str:
+    """One line for an interrupted run: the experiment's own (``ExperimentInterrupted``
+    says what was stopped and that nothing was left behind), or one naming the explorer."""
+    render = getattr(exc, "_render_traceback_", None)
+    if callable(render):
+        return " ".join(render())
+    what = f"“{title}”" if title else "the run"
+    return f"Interrupted: stopped {what} before it finished; nothing was left behind."
+
+
+def _show_traceback() -> None:
+    """Print the exception being handled with its traceback (IPython's, if running)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - ipywidgets needs IPython
+        get_ipython = lambda: None  # noqa: E731
+    shell = get_ipython()
+    if shell is not None:
+        shell.showtraceback()
+    else:
+        import traceback
+
+        traceback.print_exc()
 
 
 def _style():
     return {"description_width": "initial"}
 
 
+def _slider_layout():
+    """As wide as the output area allows (at least 400 px, at most 800 px): ipywidgets'
+    default leaves 35-90 px of track beside a long description, a few kilobytes per pixel
+    over a range of 2 MiB. Sliders run on release (``continuous_update=False``): each run
+    forks, so dragging must not start one per pixel."""
+    import ipywidgets as w
+
+    return w.Layout(width="100%", min_width="400px", max_width="800px")
+
+
 def _int_slider(description, value, lo, hi, step=1):
     import ipywidgets as w
 
     return w.IntSlider(value=value, min=lo, max=hi, step=step, description=description,
-                       continuous_update=False, style=_style())
+                       continuous_update=False, style=_style(), layout=_slider_layout())
 
 
 def _float_slider(description, value, lo, hi, step):
     import ipywidgets as w
 
     return w.FloatSlider(value=value, min=lo, max=hi, step=step, description=description,
-                         continuous_update=False, style=_style())
+                         continuous_update=False, style=_style(), layout=_slider_layout())
 
 
 def _dropdown(description, options, value):
@@ -163,13 +286,72 @@ def speedup_explorer(run_now: bool = False):
                     title="speedup with worker processes", run_now=run_now)
 
 
+#: Shell operators the pipeline box does not build; unquoted, they are refused by name.
+_UNSUPPORTED_OPERATORS = {"<": "input redirection", ">": "output redirection",
+                          "&": "background job (or &&)", ";": "command separator",
+                          "`": "command substitution", "(": "subshell", ")": "subshell"}
+
+
 def _parse_pipeline(text: str) -> list:
+    """``"echo 'a | b' | wc -c"`` → ``[["echo", "a | b"], ["wc", "-c"]]``: split at the
+    unquoted ``|``, then each stage into words as a POSIX shell would (quotes, backslashes).
+    Raises ValueError naming what is wrong: an empty stage, an unclosed quote, an operator
+    other than ``|``."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("type a pipeline such as: ls / | wc -l")
-    stages = [shlex.split(part) for part in text.split("|")]
-    if any(not s for s in stages):
-        raise ValueError(f"every part between | must name a program, got {text!r}")
+    parts = _split_at_pipes(text)
+    stages = []
+    for number, part in enumerate(parts, 1):
+        words = shlex.split(part)  # quotes are balanced: _split_at_pipes checked
+        if not words:
+            where = ("before the first |" if number == 1 else
+                     "after the last |" if number == len(parts) else
+                     f"between | number {number - 1} and {number}")
+            raise ValueError(f"nothing {where} in {text!r}: every part between | must "
+                             f"name a program")
+        stages.append(words)
     return stages
+
+
+def _split_at_pipes(text: str) -> list:
+    """The stages of ``text``, split at each ``|`` outside quotes and not escaped."""
+    parts, start, quote, opened_at, i = [], 0, None, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and quote != "'":
+            if i + 1 == len(text):
+                raise ValueError(f"{text!r} ends with a backslash that escapes nothing")
+            i += 2  # the next character is literal (inside "..." too, for our purpose)
+            continue
+        if quote is not None:
+            if ch == quote:
+                quote = None
+            elif quote == '"' and (ch == "`" or text.startswith("$(", i)):
+                _refuse(text, i, text[i:i + 2] if ch == "$" else ch,
+                        "command substitution (even inside \"...\"; use '...')")
+        elif ch in "'\"":
+            quote, opened_at = ch, i
+        elif text.startswith("||", i):
+            _refuse(text, i, "||", "'or' (run the second if the first fails)")
+        elif ch == "|":
+            parts.append(text[start:i])
+            start = i + 1
+        elif ch in _UNSUPPORTED_OPERATORS or text.startswith("$(", i):
+            token = "$(" if text.startswith("$(", i) else ch
+            _refuse(text, i, token, _UNSUPPORTED_OPERATORS.get(token, "command substitution"))
+        i += 1
+    if quote is not None:
+        raise ValueError(f"the {quote} at character {opened_at + 1} of {text!r} is never "
+                         f"closed: close it, or put a backslash before it")
+    parts.append(text[start:])
+    return parts
+
+
+def _refuse(text: str, i: int, token: str, what: str):
+    """Raise the ValueError for the shell operator ``token`` at ``text[i]``."""
+    raise ValueError(f"{token!r} at character {i + 1} of {text!r} is a shell's {what}; this "
+                     f"box builds pipes only (|) — quote it to pass it to the program as an "
+                     f"argument")
 
 
 def pipeline_explorer(command: str = "ls / | sort -r | head -n 3", run_now: bool = False):
@@ -344,9 +526,11 @@ def throughput_explorer(run_now: bool = False):
 
     def run(mechanism, message_bytes, placement):
         for p in throughput.sweep(mechanisms=(mechanism,), sizes_bytes=(message_bytes,),
-                                  repeats=1, placement=placement):
+                                  repeats=3, placement=placement):
             print(f"{p.mechanism} {p.message_bytes:,}-byte messages, CPUs {p.placement}: "
-                  f"{p.median_bytes_per_s / 1e9:.2f} GB/s (this machine, now)")
+                  f"{p.median_bytes_per_s / 1e9:.2f} GB/s, median of {p.repeats} runs "
+                  f"(min {p.min_bytes_per_s / 1e9:.2f}, max {p.max_bytes_per_s / 1e9:.2f}; "
+                  f"this machine, now)")
 
     return explorer(run, {"mechanism": _dropdown("mechanism", mechanisms, mechanisms[0]),
                           "message_bytes": _dropdown("message (bytes)",

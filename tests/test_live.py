@@ -3,12 +3,16 @@ rate, end with the final data, and an interrupt stops the experiment and keeps t
 
 from __future__ import annotations
 
+import itertools
+import re
 import time
 
 import pytest
 
 import ipclab
 from ipclab import live
+
+from .helpers import keyboard_interrupt_after
 
 
 def test_outside_jupyter_live_plots_draw_off_screen():
@@ -17,12 +21,15 @@ def test_outside_jupyter_live_plots_draw_off_screen():
 
 def test_live_pipe_fill_redraws_more_than_once_and_ends_with_the_final_data():
     frames = []
-    samples = live.live_pipe_fill(0.6, sample_interval_s=0.01, max_fps=10,
-                                  on_redraw=lambda lp: frames.append((time.monotonic(), len(lp.samples))))
+
+    def count(lp):
+        frames.append((time.monotonic(), len(lp.samples)))
+
+    samples = live.live_pipe_fill(0.6, sample_interval_s=0.01, max_fps=10, on_redraw=count)
     assert samples and all(isinstance(s, ipclab.FillSample) for s in samples)
     assert len(frames) > 1
     assert frames[-1][1] == len(samples)  # the last frame shows every sample
-    gaps = [b[0] - a[0] for a, b in zip(frames, frames[1:])]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(frames)]
     assert min(gaps[:-1] or [1.0]) >= 0.1 * 0.95  # <= 10 redraws/s (the final one may be sooner)
 
 
@@ -56,14 +63,45 @@ def test_keyboard_interrupt_stops_the_experiment_and_keeps_the_partial_figure(
             raise KeyboardInterrupt
 
     plot = live.LivePlot(lambda fig, got: _redraw_fill(fig, got), setup=lambda f: f.subplots(),
-                         max_fps=50, on_redraw=stop_at_third_frame)
+                         max_fps=50, on_redraw=stop_at_third_frame, label="fill")
     t0 = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(ipclab.ExperimentInterrupted) as stopped:
         plot.run(ipclab.watch_pipe_fill(30.0, sample_interval_s=0.01))
     assert time.monotonic() - t0 < 10  # it did not run its 30 s
     assert plot.interrupted and plot.samples
     line = plot.figure.axes[0].get_lines()[0]
     assert len(line.get_xdata()) == len(plot.samples)  # the partial figure has every sample
+    # The interrupt landed while drawing: the experiment was stopped by closing it.
+    assert stopped.value._render_traceback_() == [
+        "Interrupted: stopped the live plot 'fill'; every process it started was stopped "
+        "and nothing was left behind."]
+
+
+def test_an_interrupt_inside_the_experiment_is_raised_as_the_experiment_said_it():
+    said = ipclab.ExperimentInterrupted("ipclab.pipes.watch_pipe_fill")
+
+    def experiment():
+        yield from ipclab.watch_pipe_fill(0.2, sample_interval_s=0.01)
+        raise said  # what ipclab.isolate raises once it has cleaned up
+
+    with pytest.raises(ipclab.ExperimentInterrupted) as stopped:
+        live.live(experiment(), _redraw_fill, setup=lambda f: f.subplots())
+    assert stopped.value is said
+
+
+def test_a_real_interrupt_stops_within_a_second_and_leaves_nothing():
+    """The leak fixture checks that the writer child and the helper are gone."""
+    t0 = time.monotonic()
+    with keyboard_interrupt_after(0.5), pytest.raises(ipclab.ExperimentInterrupted,
+                                                      match=_STOPPED):
+        live.live_pipe_fill(30.0, max_fps=5)
+    assert time.monotonic() - t0 < 0.5 + 1.0
+
+
+#: What an interrupted live_pipe_fill says: the experiment's name if the interrupt landed in
+#: it, the plot's if it landed while a frame was drawn (the experiment is then closed).
+_STOPPED = (r"stopped (ipclab\.pipes\.watch_pipe_fill|the live plot 'pipe fill level'); every "
+            r"process it started was stopped and nothing was left behind")
 
 
 def test_interrupt_return_gives_back_the_partial_samples():
@@ -124,3 +162,44 @@ def test_live_functions_check_experiment_arguments_before_starting():
         live.live_load(("prefork", "nonsense"))
     with pytest.raises(ValueError, match="mechanisms"):
         live.live_throughput(("carrier-pigeon",))
+
+
+# -- in a real kernel ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    from .test_kernel import Kernel
+
+    k = Kernel(str(tmp_path_factory.mktemp("kernel")))
+    try:
+        yield k
+    finally:
+        k.close()
+
+
+@pytest.mark.slow
+def test_in_a_kernel_an_interrupted_live_plot_says_one_line(kernel):
+    msg_id = kernel.send("from ipclab import live\n"
+                         "samples = live.live_pipe_fill(30.0, max_fps=5)")
+    time.sleep(1.5)  # the helper started and samples arrive
+    assert kernel.descendants(), "the experiment never started"
+    t0 = time.monotonic()
+    kernel.km.interrupt_kernel()
+    out = kernel.collect(msg_id, timeout_s=15)
+    took = time.monotonic() - t0
+    assert out["reply"]["ename"] == "ExperimentInterrupted"
+    (line,) = out["tracebacks"]  # one exception, shown as one line, no traceback
+    assert len(line) == 1 and re.fullmatch(f"Interrupted: {_STOPPED}\\.", line[0]), line
+    assert took < 2.0, f"the interrupt took {took:.2f} s"
+    assert kernel.descendants() == []
+
+
+@pytest.mark.slow
+def test_in_a_kernel_a_real_error_keeps_its_traceback(kernel):
+    out = kernel.run("from ipclab import live, watch_pipe_fill\n"
+                     "def update(fig, got):\n"
+                     "    raise ZeroDivisionError('a bug in my update')\n"
+                     "live.live(watch_pipe_fill(0.3), update, setup=lambda f: f.subplots())")
+    assert out["reply"]["ename"] == "ZeroDivisionError"
+    (tb,) = out["tracebacks"]
+    assert len(tb) > 3 and "a bug in my update" in tb[-1]
+    assert kernel.descendants() == []

@@ -53,7 +53,7 @@ class LabServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 60.0) -> "LabServer":
+    def start(self, timeout_s: float = 60.0) -> LabServer:
         settings = self.home / "lab-settings"
         for rel, value in SETTINGS.items():
             path = settings / rel
@@ -81,11 +81,26 @@ class LabServer:
                 time.sleep(0.25)
         raise TimeoutError(f"jupyter lab did not answer in {timeout_s} s")
 
-    def api(self, path: str):
-        req = urllib.request.Request(f"{self.url}/api/{path}",
+    def api(self, path: str, method: str = "GET"):
+        req = urllib.request.Request(f"{self.url}/api/{path}", method=method,
                                      headers={"Authorization": f"token {self.token}"})
         with urllib.request.urlopen(req, timeout=5) as resp:
             return json.loads(resp.read() or b"null")
+
+    def kernel_processes(self) -> list:
+        """The server's kernels (psutil processes), found as its children."""
+        import psutil
+
+        server = psutil.Process(self.proc.pid)
+        return [p for p in server.children(recursive=True)
+                if "ipykernel_launcher" in " ".join(_cmdline(p))]
+
+    def shut_down_kernels(self, timeout_s: float = 15.0) -> None:
+        """Shut down every kernel and wait until its process is gone."""
+        for session in self.api("sessions"):
+            self.api(f"sessions/{session['id']}", method="DELETE")
+        wait_for(lambda: not self.kernel_processes(), timeout_s, "the kernels to exit",
+                 step_s=0.1)
 
     def kernel_states(self) -> list:
         return [s["kernel"]["execution_state"] for s in self.api("sessions") if s.get("kernel")]
@@ -107,6 +122,27 @@ class LabServer:
         self.proc = None
 
 
+def _cmdline(process) -> list:
+    import psutil
+
+    try:
+        return process.cmdline()
+    except psutil.Error:  # gone, or a zombie: not a running kernel
+        return []
+
+
+def write_notebook(path: Path, cells: list) -> Path:
+    """A notebook of code cells with the ipykernel kernelspec, for the learner's copy."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
 def wait_for(predicate, timeout_s: float, what: str, step_s: float = 0.25):
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
@@ -123,8 +159,9 @@ class Notebook:
     def __init__(self, server: LabServer, page, name: str):
         self.server, self.page, self.name = server, page, name
 
-    def open(self, timeout_s: float = 90.0) -> "Notebook":
-        self.page.goto(f"{self.server.url}/lab/tree/{self.name}?token={self.server.token}")
+    def open(self, timeout_s: float = 90.0) -> Notebook:
+        # reset: a fresh workspace, without the tabs an earlier page of this server opened
+        self.page.goto(f"{self.server.url}/lab/tree/{self.name}?reset&token={self.server.token}")
         wait_for(lambda: "idle" in self.server.kernel_states(), timeout_s,
                  "the notebook's kernel to be idle (REST API)")
         self.page.get_by_text("Python 3 (ipykernel) | Idle").first.wait_for(
@@ -149,6 +186,17 @@ class Notebook:
         errors = self.page.locator('[data-mime-type="application/vnd.jupyter.stderr"], '
                                    '.jp-OutputArea-output[data-mime-type*="error"]')
         return errors.all_inner_texts()
+
+    def cell(self, index: int):
+        """The locator of code cell ``index`` (0-based)."""
+        return self.page.locator(".jp-CodeCell").nth(index)
+
+    def is_running(self, index: int) -> bool:
+        return "*" in self.cell(index).locator(".jp-InputPrompt").inner_text()
+
+    def interrupt(self) -> None:
+        """Press the toolbar's stop button (Interrupt the kernel)."""
+        self.page.locator('jp-button[data-command="notebook:interrupt-kernel"]').first.click()
 
     def image_count(self) -> int:
         return self.page.locator(".jp-OutputArea-output img, .jupyter-matplotlib canvas").count()
