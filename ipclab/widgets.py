@@ -404,7 +404,9 @@ def fill_explorer(run_now: bool = True):
               f"{r.filled_bytes:,} bytes fit in {r.writes:,} writes "
               f"(last write took {r.last_write_bytes:,})")
         if r.capacity_bytes:
-            model = exercises.pipe_fill_model(write_size_bytes, r.capacity_bytes // 4096)
+            model = exercises.pipe_fill_model(write_size_bytes,
+                                              r.capacity_bytes // pipes.PAGE_BYTES,
+                                              page_bytes=pipes.PAGE_BYTES)
             print(f"the page-rule model predicts {model:,}")
 
     return explorer(run, {"write_size_bytes": _int_slider("write size (bytes)", 100, 1, 70_000),
@@ -412,8 +414,9 @@ def fill_explorer(run_now: bool = True):
                     title="what fits in a pipe", run_now=run_now)
 
 
-def resize_explorer(run_now: bool = True):
-    """Ask F_SETPIPE_SZ for a size; see what the kernel grants."""
+def resize_explorer(run_now: bool = False):
+    """Ask F_SETPIPE_SZ for a size; see what the kernel grants. It starts at 3,000 bytes and
+    waits for Run, so that it answers no exercise before the learner has thought."""
     from . import pipes
 
     def run(requested_bytes):
@@ -422,7 +425,7 @@ def resize_explorer(run_now: bool = True):
               + (f"granted {r.granted_bytes:,}" if r.error is None else f"refused: {r.error}")
               + f" ({r.explanation})")
 
-    return explorer(run, {"requested_bytes": _int_slider("requested (bytes)", 5000, 1,
+    return explorer(run, {"requested_bytes": _int_slider("requested (bytes)", 3000, 1,
                                                          2 * _MIB, 1)},
                     title="F_SETPIPE_SZ", run_now=run_now)
 
