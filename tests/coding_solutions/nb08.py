@@ -1,0 +1,42 @@
+"""Notebook 08: exactly n bytes from a stream socket (a stream keeps no message boundaries)."""
+
+
+def receive_exactly(sock, n):
+    chunks, got = [], 0
+    while got < n:
+        chunk = sock.recv(n - got)
+        if not chunk:
+            raise EOFError(f"the stream ended after {got} of {n} bytes")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def single_recv(sock, n):
+    return sock.recv(n)  # what has arrived so far
+
+
+def until_end_of_file(sock, n):
+    chunks = []
+    while True:  # the other side keeps the connection open: no end of file
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def reads_too_much(sock, n):
+    data = b""
+    while len(data) < n:
+        data += sock.recv(65536)  # may take the next message's first bytes too
+    return data
+
+
+def closes_the_socket(sock, n):
+    with sock:
+        chunks, got = [], 0
+        while got < n:
+            chunk = sock.recv(n - got)
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
