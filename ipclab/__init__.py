@@ -55,7 +55,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     # experiment modules
-    "conversation", "exercises", "facts", "fifos", "isolation", "pipeline", "pipes", "process",
+    "coding", "conversation", "exercises", "facts", "fifos", "isolation", "pipeline", "pipes", "process",
     "shm", "speedup", "throughput", "webserver",
     # errors
     "IpclabError", "ChildFailedError", "ChildTimeoutError", "ExperimentInterrupted", "LimitError",
@@ -75,7 +75,7 @@ __all__ = [
 #: Modules imported on first attribute access (``ipclab.fifos``), PEP 562.
 _LAZY = ("conversation", "exercises", "fifos", "isolation", "pipeline", "shm", "speedup",
          "throughput", "webserver", "plots", "live", "widgets", "report", "safecell", "fdmap",
-         "magic", "compare", "creference")
+         "magic", "compare", "creference", "coding")
 
 
 def __getattr__(name: str):
