@@ -22,6 +22,11 @@ from ipclab import webserver as ws
 from ipclab.cli import main as cli_main
 from ipclab.errors import ChildFailedError, ChildTimeoutError, IpclabError
 
+# serve() forks from the test process and refuses to when another Python thread runs (see
+# webserver._require_no_python_threads); pytest-timeout's "thread" method is such a thread.
+# SIGALRM keeps the test process single-threaded, and no test here touches SIGALRM.
+pytestmark = pytest.mark.timeout(300, method="signal")
+
 
 # -- helpers -----------------------------------------------------------------------------
 def raw_exchange(port: int, request: bytes) -> bytes:
@@ -134,6 +139,19 @@ def test_keep_alive_carries_several_requests_on_one_connection(model):
     assert len(set(pids)) == 1  # one connection, one serving process
     assert report.served_by_pid == {pids[0]: 3}
     assert report.forks == {"single": 0, "fork-per-request": 1, "prefork": 2}[model]
+
+
+@pytest.mark.parametrize("model", ["single", "fork-per-request"])
+def test_header_names_are_case_insensitive(model):
+    body = ws.response_body(20)
+    with ws.serve(model, body_bytes=20) as server:
+        got = raw_exchange(server.port, b"GET / HTTP/1.1\r\nhost: x\r\nCONNECTION:  Close \r\n\r\n")
+        assert got == expected_response(served_by(got), body)  # closed: it asked to
+        post = raw_exchange(server.port, b"POST / HTTP/1.1\r\ncontent-LENGTH: 2\r\n"
+                                         b"connection: close\r\n\r\nab")
+        assert post.startswith(b"HTTP/1.1 405 ")
+        bad = raw_exchange(server.port, b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n")
+        assert bad == expected_response(served_by(bad), b"", "400 Bad Request")
 
 
 def test_pipelined_requests_are_answered_in_order():
@@ -290,7 +308,9 @@ def test_load_run_fork_per_request_forks_once_per_request_without_keepalive():
 
 def test_load_run_fork_per_request_forks_once_per_connection_with_keepalive():
     r = ws.load_run("fork-per-request", requests=30, concurrency=3, keepalive=True)
-    assert r.forks == 3 and r.distinct_pids == 3 and sum(r.served_by_pid.values()) == 30
+    assert 1 <= r.client_connections <= 3  # fewer if one connection found no request left
+    assert r.forks == r.distinct_pids == r.client_connections
+    assert sum(r.served_by_pid.values()) == 30
 
 
 def test_load_run_single_and_empty_body():
@@ -377,6 +397,147 @@ def test_keyboard_interrupt_during_a_load_run_leaves_nothing_behind():
     finally:
         killer.wait()
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+# -- the load client: several processes, every request counted ------------------------
+@pytest.mark.parametrize("requests, concurrency, processes, keepalive", [
+    (301, 5, 3, False),  # connections dealt out unevenly over the processes
+    (2500, 4, 2, False),  # more requests than tokens: batches of 3 request indices
+    (400, 6, 3, True),
+])
+def test_client_processes_count_every_request_as_the_server_does(requests, concurrency,
+                                                                 processes, keepalive):
+    with ws.serve("prefork", pool_size=3, body_bytes=200) as server:
+        c = ws.run_client(server.port, requests=requests, concurrency=concurrency,
+                          keepalive=keepalive, body_bytes=200, client_processes=processes)
+    report = server.stop()
+    assert (c.requests, c.concurrency, c.keepalive, c.client_processes) == \
+        (requests, concurrency, keepalive, processes)
+    # per pid, what the client read in X-Served-By is what each server process counted
+    assert c.served_by_pid == report.served_by_pid
+    assert sum(report.served_by_pid.values()) == requests
+    assert 0 < c.p50_seconds <= c.p90_seconds <= c.p99_seconds <= c.seconds
+    assert c.requests_per_s == pytest.approx(requests / c.seconds)
+
+
+def test_client_with_keepalive_opens_one_connection_each():
+    with ws.serve("fork-per-request", body_bytes=50) as server:
+        c = ws.run_client(server.port, requests=60, concurrency=3, keepalive=True,
+                          body_bytes=50, client_processes=2)
+    report = server.stop()
+    # one child per connection; a connection that found no request left is not opened
+    assert 1 <= c.connections_opened <= 3 and c.requests == 60
+    assert report.forks == c.connections_opened == len(c.served_by_pid)
+    assert c.served_by_pid == report.served_by_pid
+
+
+def test_load_result_counts_agree_on_both_sides():
+    r = ws.load_run("fork-per-request", requests=40, concurrency=4, body_bytes=10)
+    assert r.client_requests == r.requests == sum(r.served_by_pid.values()) == r.forks == 40
+    assert r.client_connections == 40  # no keep-alive: a connection per request
+    assert r.client_processes >= 1
+
+
+def test_client_refuses_a_wrong_body():
+    with ws.serve("single", body_bytes=100) as server, \
+            pytest.raises(IpclabError, match="not the 99 bytes expected"):
+        ws.run_client(server.port, requests=5, concurrency=2, body_bytes=99)
+
+
+def test_client_reports_a_refused_connection():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind((ws.HOST, 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(IpclabError, match="ConnectionRefusedError"):
+        ws.run_client(port, requests=3, concurrency=2, client_processes=2)
+
+
+def test_client_interrupted_leaves_nothing_behind():
+    # A real SIGINT while the client processes load a slow server; the leak check (no
+    # child, no fd left) is the rest of the test.
+    with ws.serve("prefork", pool_size=2, service_s=0.05) as server:
+        killer = subprocess.Popen(["sh", "-c", f"sleep 0.5; kill -INT {os.getpid()}"])
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                ws.run_client(server.port, requests=10_000, concurrency=4, client_processes=2)
+        finally:
+            killer.wait()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"port": 0}, ValueError, "port must be an int from 1 to 65535"),
+    ({"requests": 0}, ValueError, "requests must be"),
+    ({"concurrency": 65}, ValueError, "concurrency must be"),
+    ({"keepalive": "no"}, TypeError, "keepalive must be True or False"),
+    ({"body_bytes": -1}, ValueError, "body_bytes must be"),
+    ({"client_processes": 0}, ValueError, "client_processes must be an int from 1 to 64"),
+    ({"client_processes": 1.5}, TypeError, "client_processes must be an int"),
+    ({"deadline_s": 0}, ValueError, "deadline_s must be"),
+])
+def test_client_refuses_bad_arguments_before_forking(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        ws.run_client(**{"port": 8080, **kwargs})
+    assert psutil.Process().children() == []
+
+
+# -- fork-per-request children are bare forks, reaped by the master ---------------------
+def master_children(server):
+    """(running, zombies) children of the server's master."""
+    return server.processes()
+
+
+def test_fork_per_request_reaps_each_child_without_waiting_for_the_next_request():
+    with ws.serve("fork-per-request", body_bytes=16) as server:
+        pids = [get(server.port)[1] for _ in range(5)]
+        # SIGCHLD wakes the master, which reaps at once: no zombie waits for a new request
+        assert wait_for(lambda: master_children(server) == ([], []), 3.0)
+    report = server.stop()
+    assert report.forks == 5 and report.crashes == 0
+    assert all(gone(p) for p in pids)
+
+
+def idle_connections(port: int, n: int) -> list:
+    """``n`` connections that send nothing: each holds a fork-per-request child open."""
+    return [socket.create_connection((ws.HOST, port), timeout=5) for _ in range(n)]
+
+
+def test_fork_per_request_stop_ends_and_reaps_children_still_serving():
+    server = ws.serve("fork-per-request", body_bytes=16)
+    conns = []
+    try:
+        conns = idle_connections(server.port, 3)
+        kids = wait_for(lambda: (lambda k: len(k) == 3 and k)(server.children()))
+        assert kids, server.processes()
+        report = server.stop()  # SIGTERM to each child, reaped by the master
+    finally:
+        for c in conns:
+            c.close()
+        server.close()
+    assert report.forks == 3 and report.crashes == 0 and report.max_children == 3
+    assert wait_for(lambda: all(not psutil.pid_exists(p) for p in kids), 3.0)
+
+
+def test_fork_per_request_children_die_with_a_killed_master():
+    # What an interrupt does: close() SIGKILLs the master's process group, children too.
+    server = ws.serve("fork-per-request", body_bytes=16)
+    conns = []
+    try:
+        conns = idle_connections(server.port, 2)
+        kids = wait_for(lambda: (lambda k: len(k) == 2 and k)(server.children()))
+        assert kids
+    finally:
+        server.close()
+        for c in conns:
+            c.close()
+    assert wait_for(lambda: all(not psutil.pid_exists(p) for p in kids), 3.0)
+
+
+def test_watch_load_samples_count_running_children_and_zombies_apart():
+    samples = list(ws.watch_load("fork-per-request", requests=60, concurrency=2,
+                                 sample_interval_s=0.01))
+    assert all(s.children >= 0 and s.zombies >= 0 for s in samples)
+    assert samples[-1].result.forks == 60
 
 
 # -- bad input, refused before anything starts -------------------------------------------

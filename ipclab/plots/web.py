@@ -36,22 +36,32 @@ def _draw_rps_over_time(axes, samples_by_model: dict, duration_s: float | None =
         t = [s.t_seconds for s in samples]
         top.plot(t, [s.requests_per_s for s in samples], color=color, label=model)
         bottom.step(t, [s.children for s in samples], where="post", color=color, label=model)
+        zombies = [getattr(s, "zombies", 0) for s in samples]
+        if any(zombies):  # exited, not reaped yet: drawn only when a sample saw one
+            bottom.step(t, zombies, where="post", color=color, linestyle=":",
+                        label=f"{model}: zombies")
         if t:
             end = max(end, t[-1])
     top.set_ylabel("requests/s")
     top.set_ylim(bottom=0)
-    top.set_title("Requests/s and worker processes")
+    top.set_title("Requests/s and the server's children")
     bottom.set_ylabel("children")
     bottom.set_ylim(bottom=0)
     bottom.set_xlabel("time (s)")
     bottom.set_xlim(0, end or 1.0)
     bottom.yaxis.get_major_locator().set_params(integer=True)
-    if any(samples_by_model.values()):
-        top.legend(loc="lower right", fontsize="small", ncols=len(models))
+    if any(samples_by_model.values()) and models:
+        # beside the plot, never on the data
+        top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+                   frameon=False, borderaxespad=0)
+        bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+                      frameon=False, borderaxespad=0)
 
 
 def rps_over_time(samples_by_model, duration_s: float | None = None):
-    """Two panels sharing time: requests/s (top) and live children (bottom), per model.
+    """Two panels sharing time: requests/s (top) and the server's children running
+    (bottom, solid) and zombies — exited, not reaped yet — when a sample saw any (dotted),
+    per model; the legends beside the panels, never on the data.
 
     ``samples_by_model``: ``{"prefork": [LoadSample, ...], "fork": [...]}`` from
     ``watch_load``; the time axis runs to ``duration_s`` seconds (default: last sample).
@@ -90,15 +100,20 @@ def rps_by_model(results):
     return fig
 
 
-def requests_per_pid(results):
-    """Bars, one panel per model: how many requests each worker process (pid) served.
+def requests_per_pid(results, share_scale: bool = True):
+    """Bars, one panel per model: how many requests each server process (pid) served.
 
     ``results``: ``LoadResult`` records whose ``served_by_pid`` maps pid -> requests. Fork
     per request gives many pids with one request each; a prefork pool a few busy ones.
+    ``share_scale=True`` (the default) gives every panel the same requests axis, so that
+    bar heights compare across models; the figure says which it is.
     """
+    if not isinstance(share_scale, bool):
+        raise TypeError(f"share_scale must be True or False, got {share_scale!r}")
     results = _as_list(results, "results")
     _need(results, "results", ("model", "served_by_pid"))
-    fig, axes = new_figure(1, len(results), squeeze=False)
+    fig, axes = new_figure(1, len(results), squeeze=False, sharey=share_scale)
+    top = max([n for r in results for n in dict(r.served_by_pid).values()] + [1])
     for i, (ax, r) in enumerate(zip(axes[0], results)):
         served = dict(r.served_by_pid)
         pids = sorted(served, key=lambda p: -served[p])
@@ -115,10 +130,22 @@ def requests_per_pid(results):
                           fontsize="x-small")
         else:
             ax.set_xticks([])
-        ax.set_title(f"{r.model}\n{len(pids):,} process{'es' if len(pids) != 1 else ''}",
-                     fontsize="medium", loc="center")
-        ax.set_ylim(0, max(counts + [1]) * 1.15)
+        ax.set_title(f"{r.model}\n{_spread_label(counts)}", fontsize="medium", loc="center")
+        ax.set_ylim(0, (top if share_scale else max(counts + [1])) * 1.15)
         ax.grid(axis="x", visible=False)
     axes[0][0].set_ylabel("requests served")
-    fig.supxlabel("worker processes (pids), busiest first", fontsize="medium")
+    scale = ("the same scale on every panel" if share_scale or len(results) == 1
+             else "each panel has its own scale")
+    fig.supxlabel(f"server processes (pids), busiest first — {scale}", fontsize="medium")
     return fig
+
+
+def _spread_label(counts: list) -> str:
+    """``"200 processes\n1 request each"`` or ``"4 processes\n41–56 requests each"``."""
+    n = len(counts)
+    procs = f"{n:,} process{'es' if n != 1 else ''}"
+    if not counts:
+        return procs
+    lo, hi = min(counts), max(counts)
+    each = f"{hi:,}" if lo == hi else f"{lo:,}–{hi:,}"
+    return f"{procs}\n{each} request{'s' if hi != 1 else ''}" + (" each" if n != 1 else "")
