@@ -7,8 +7,10 @@ received and what is allowed, e.g. ``write_size_bytes must be an int from 1 to 1
 
 from __future__ import annotations
 
+import errno
 import math
 import numbers
+from typing import overload
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -91,3 +93,35 @@ def check_choice_list(name: str, values: object, choices) -> tuple:
     if len(set(values)) != len(values):
         raise ValueError(f"{name} must not repeat a name, got {values!r}")
     return values
+
+
+@overload
+def check_bool(name: str, value: object) -> bool: ...
+@overload
+def check_bool(name: str, value: object, *, none_ok: bool) -> bool | None: ...
+def check_bool(name: str, value: object, *, none_ok: bool = False) -> bool | None:
+    """``True`` or ``False`` (and ``None`` too with ``none_ok``); not 0, 1 or a string."""
+    if value is None and none_ok:
+        return None
+    if not isinstance(value, bool):
+        allowed = "True, False or None" if none_ok else "True or False"
+        raise TypeError(f"{name} must be {allowed}, got {value!r}")
+    return value
+
+
+def check_longer(name: str, value: float, other_name: str, other: float) -> float:
+    """``value`` (seconds, already checked) if it is longer than ``other``, e.g. a deadline
+    that must outlast a delay; else ``deadline_s must be longer than delay_s (0.5 s), got
+    0.4``."""
+    if value <= other:
+        raise ValueError(f"{name} must be longer than {other_name} ({other:g} s), got {value:g}")
+    return value
+
+
+def errno_name(error: BaseException | int | None) -> str:
+    """``"EPIPE"`` for ``errno.EPIPE`` or an ``OSError`` carrying it; the number as text
+    where the system has no name for it."""
+    number = getattr(error, "errno", error)
+    if not isinstance(number, int):
+        return str(number)
+    return errno.errorcode.get(number, str(number))

@@ -28,6 +28,8 @@ import stat
 import sys
 import time
 
+from ._check import check_int, check_seconds
+
 SERVER_FIFO = "server.fifo"
 #: Longest request line (bytes): at most PIPE_BUF, so several clients' writes never mix.
 MAX_REQUEST_BYTES = 512
@@ -99,7 +101,7 @@ def _read(path: str) -> None:
 
 def _server(directory: str, requests: int) -> None:
     path = os.path.join(directory, SERVER_FIFO)
-    served = []
+    served: list = []
     with open(path, "rb") as inbox:  # blocks until the first client opens it for writing
         # Hold a write end ourselves: otherwise read() returns EOF whenever no client happens
         # to have the FIFO open, between two clients (TLPI's "dummy" descriptor).
@@ -159,21 +161,22 @@ def main(argv=None) -> int:
     client.add_argument("text")
     args = parser.parse_args(argv)
 
-    if not 0 < args.deadline <= 600:
-        parser.error(f"--deadline must be in (0, 600] seconds, got {args.deadline}")
+    try:
+        check_seconds("--deadline", args.deadline)
+        if args.role == "server":
+            check_int("requests", args.requests, 1, 1_000_000)
+        elif args.role == "client":
+            check_int("count", args.count, 1, 1_000_000)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.role in ("write", "read"):
         _check_fifo(parser, args.path)
     else:
         _check_dir(parser, args.directory)
         if args.role == "server":
             _check_fifo(parser, os.path.join(args.directory, SERVER_FIFO))
-            if args.requests < 1:
-                parser.error(f"requests must be at least 1, got {args.requests}")
-        else:
-            if args.count < 1:
-                parser.error(f"count must be at least 1, got {args.count}")
-            if "\n" in args.text or len(args.text.encode()) > MAX_REQUEST_BYTES - 40:
-                parser.error(f"text must be one line of at most {MAX_REQUEST_BYTES - 40} bytes")
+        elif "\n" in args.text or len(args.text.encode()) > MAX_REQUEST_BYTES - 40:
+            parser.error(f"text must be one line of at most {MAX_REQUEST_BYTES - 40} bytes")
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # a stuck peer dies (-14), never hangs
     signal.setitimer(signal.ITIMER_REAL, args.deadline)
     {"write": lambda: _write(args.path), "read": lambda: _read(args.path),

@@ -13,32 +13,27 @@ through :mod:`ipclab.process`, inside a helper process when the caller is a Jupy
 from __future__ import annotations
 
 import base64
-import errno
+import contextlib
 import json
 import os
 import sys
 import time
 from typing import NamedTuple
 
-from . import _platform, isolate
-from ._check import MIB, check_choice, check_int, check_seconds
+from . import _platform, atomicity, isolate
+from ._check import MIB, check_choice, check_int, check_longer, check_seconds, errno_name
 from ._resources import close_quietly, open_pipe, private_dir
-from .fifo_peer import MAX_REQUEST_BYTES, SERVER_FIFO, reply_for
+from .atomicity import AtomicityResult
 from .errors import IpclabError, UnsupportedPlatformError
-from .pipes import (AtomicityResult, _bytes_queued, _capacity_of, _set_size,
-                    _wait_until_sleeping, _wchan, check_atomicity_args, count_torn,
-                    write_records)
-from .process import start_child, start_program
+from .fifo_peer import MAX_REQUEST_BYTES, SERVER_FIFO, reply_for
+from .probes import PAGE_BYTES, bytes_queued, capacity_of, set_pipe_size, wait_until_sleeping, wchan
+from .process import ChildGroup, start_child, start_program
 
 __all__ = [
     "ExchangeResult", "unrelated_exchange", "BlockingOpenResult", "blocking_open",
     "NonblockingOpenResult", "nonblocking_open", "AtomicityResult", "fifo_atomicity",
     "ForcedTearResult", "forced_tear", "ClientReply", "ClientServerResult", "client_server",
 ]
-
-
-def _errno_name(exc: OSError) -> str:
-    return errno.errorcode.get(exc.errno, str(exc.errno))
 
 
 def _peer_argv(deadline_s: float, *args: str) -> list:
@@ -87,7 +82,8 @@ def _check_message(message) -> bytes:
     if not isinstance(message, (bytes, bytearray)):
         raise TypeError(f"message must be str or bytes, got {message!r} ({type(message).__name__})")
     if not 1 <= len(message) <= MIB:
-        raise ValueError(f"message must be 1 byte to 1 MiB (1048576 bytes) long, got {len(message)} bytes")
+        raise ValueError(f"message must be 1 byte to 1 MiB (1048576 bytes) long, "
+                         f"got {len(message)} bytes")
     return bytes(message)
 
 
@@ -151,8 +147,7 @@ def blocking_open(side: str = "read", delay_s: float = 0.5, deadline_s: float = 
     side = check_choice("side", side, ("read", "write"))
     delay_s = check_seconds("delay_s", delay_s, 0.01, 60.0, lo_inclusive=True)
     deadline_s = check_seconds("deadline_s", deadline_s)
-    if deadline_s <= delay_s:
-        raise ValueError(f"deadline_s must be longer than delay_s ({delay_s:g} s), got {deadline_s:g}")
+    check_longer("deadline_s", deadline_s, "delay_s", delay_s)
     _platform.require("fork", "mkfifo")
     return isolate.call(_blocking_open, side, delay_s, deadline_s, deadline_s=deadline_s)
 
@@ -166,15 +161,15 @@ def _blocking_open(side: str, delay_s: float, deadline_s: float) -> BlockingOpen
         path = os.path.join(directory, "lonely.fifo")
         os.mkfifo(path, 0o600)
         with start_child(_timed_open, path, flags, deadline_s=deadline_s) as child:
-            state = _wait_until_sleeping(psutil.Process(child.pid), child)  # in open() now
-            wchan = _wchan(child.pid)
+            state = wait_until_sleeping(psutil.Process(child.pid), child)  # in open() now
+            channel = wchan(child.pid)
             time.sleep(delay_s)
             fd = os.open(path, other)  # the partner arrives: both opens complete
             try:
                 blocked = child.wait().value()
             finally:
                 os.close(fd)
-    return BlockingOpenResult(side, delay_s, blocked, state, wchan)
+    return BlockingOpenResult(side, delay_s, blocked, state, channel)
 
 
 class NonblockingOpenResult(NamedTuple):
@@ -191,49 +186,52 @@ class NonblockingOpenResult(NamedTuple):
     write_with_reader_errno: str | None
 
 
+def _try_open(path: str, flags: int, fds: list) -> str | None:
+    """Open ``path`` with ``flags``, keeping the fd in ``fds``; return the errno name it
+    failed with, or None."""
+    try:
+        fds.append(os.open(path, flags))
+    except OSError as exc:
+        return errno_name(exc)
+    return None
+
+
 def nonblocking_open() -> NonblockingOpenResult:
     """Open a new FIFO with ``O_NONBLOCK``: for writing with no reader (fails, ``ENXIO``),
     for reading with no writer (succeeds), then for writing again (now succeeds)."""
     _platform.require("mkfifo")
-    fds = []
+    fds: list = []
     with private_dir() as directory:
         path = os.path.join(directory, "nonblock.fifo")
         os.mkfifo(path, 0o600)
         try:
-            try:
-                fds.append(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-                write_alone = None
-            except OSError as exc:
-                write_alone = _errno_name(exc)
-            try:
-                r = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-                fds.append(r)
-                read_alone = None
+            write_alone = _try_open(path, os.O_WRONLY | os.O_NONBLOCK, fds)
+            read_alone = _try_open(path, os.O_RDONLY | os.O_NONBLOCK, fds)
+            got = -1
+            if read_alone is None:
                 try:
-                    got = len(os.read(r, 64))  # no writer: end of file, not EAGAIN
+                    got = len(os.read(fds[-1], 64))  # no writer: end of file, not EAGAIN
                 except BlockingIOError:
-                    got = -1
-            except OSError as exc:
-                read_alone, got = _errno_name(exc), -1
-            try:
-                fds.append(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-                write_paired = None
-            except OSError as exc:
-                write_paired = _errno_name(exc)
+                    pass
+            write_paired = _try_open(path, os.O_WRONLY | os.O_NONBLOCK, fds)
         finally:
             close_quietly(*fds)
     return NonblockingOpenResult(write_alone, read_alone, got, write_paired)
 
 
 # -- many writers ------------------------------------------------------------------------
-def _fifo_writer(path: str, ready_w: int, go_r: int, marker: int, record_bytes: int,
-                 count: int) -> int:
+def _open_reader(path: str) -> int:
+    """Open the FIFO ``path`` for blocking reads without waiting for a writer."""
+    r = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # succeeds without a writer
+    os.set_blocking(r, True)
+    return r
+
+
+def _fifo_writer(path: str, opened_w: int, marker: int, record_bytes: int, count: int) -> int:
     fd = os.open(path, os.O_WRONLY)  # by name: the reader already has it open
     try:
-        os.write(ready_w, b"!")
-        os.close(ready_w)
-        os.read(go_r, 1)  # wait for the start: EOF when the parent closes its end
-        return write_records(fd, marker, record_bytes, count)
+        os.close(opened_w)  # tells the parent: this writer has the FIFO open
+        return atomicity.write_records(fd, marker, record_bytes, count)
     finally:
         os.close(fd)
 
@@ -247,54 +245,38 @@ def fifo_atomicity(record_bytes: int = 4096, writers: int = 4, records_per_write
     Records up to ``PIPE_BUF`` (4,096 bytes on Linux) never tear; larger ones can, and with a
     reader that reads 4,096 bytes at a time 4,097-byte records do.
     """
-    record_bytes, writers, records_per_writer, read_size_bytes, deadline_s = check_atomicity_args(
-        record_bytes, writers, records_per_writer, read_size_bytes, deadline_s)
-    _platform.require("fork", "mkfifo")
-    return isolate.call(_fifo_atomicity, record_bytes, writers, records_per_writer,
-                        read_size_bytes, deadline_s, deadline_s=deadline_s)
+    return atomicity.run(_fifo_atomicity, "mkfifo", record_bytes, writers,
+                         records_per_writer, read_size_bytes, deadline_s)
 
 
 def _fifo_atomicity(record_bytes, writers, records_per_writer, read_size, deadline_s):
-    children = []
-    stream = bytearray()
-    with private_dir() as directory, open_pipe() as ready, open_pipe() as go:
+    with private_dir() as directory, ChildGroup(deadline_s=deadline_s) as group, \
+            open_pipe() as opened:
         path = os.path.join(directory, "many-writers.fifo")
         os.mkfifo(path, 0o600)
-        # Non-blocking open succeeds without a writer; then make reads block again.
-        r = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        r = _open_reader(path)
         try:
-            os.set_blocking(r, True)
+            opened_w = opened[1]
+            group.give(opened_w)  # the writers hold the only copies once the gate opens
+            opened[1] = None
             for i in range(writers):
-                children.append(start_child(
-                    _fifo_writer, path, ready[1], go[0], 65 + i % 26, record_bytes,
-                    records_per_writer, pass_fds=(ready[1], go[0]), deadline_s=deadline_s))
-            close_quietly(ready[1])
-            ready[1] = None
-            # Every writer has the FIFO open before any starts: EOF means all are done.
-            opened = 0
-            while opened < writers:
-                got = os.read(ready[0], writers)
-                if not got:
-                    break  # a writer died before it opened; its wait() below says why
-                opened += len(got)
-            close_quietly(go[1])  # start!
-            go[1] = None
-            if opened == writers:
-                while True:
-                    data = os.read(r, read_size)
-                    if not data:  # every writer closed its end
-                        break
-                    stream += data
-            for child in children:
-                child.wait().value()
+                group.start(_fifo_writer, path, opened_w, atomicity.writer_marker(i), record_bytes,
+                            records_per_writer, pass_fds=(opened_w,))
+            # Our own write end keeps end of file away until every writer has the FIFO
+            # open; after that, EOF means all of them are done.
+            keep = os.open(path, os.O_WRONLY)
+            try:
+                group.release()  # start! all at once
+                atomicity.read_to_eof(opened[0], writers)  # EOF: each writer has opened (or died)
+            finally:
+                os.close(keep)
+            stream = atomicity.read_to_eof(r, read_size)
+            group.values()
             buf_bytes = os.fpathconf(r, "PC_PIPE_BUF")
         finally:
             os.close(r)
-            for child in children:
-                child.close()
-    received, torn = count_torn(stream, record_bytes)
-    return AtomicityResult(writers, record_bytes, records_per_writer, buf_bytes, read_size,
-                           received, torn)
+    return atomicity.result(stream, record_bytes, writers, records_per_writer, buf_bytes,
+                            read_size)
 
 
 # -- a tear, step by step -----------------------------------------------------------------
@@ -338,7 +320,7 @@ def forced_tear(deadline_s: float = 10.0) -> ForcedTearResult:
 def _write_one_record(path: str, marker: int, record_bytes: int) -> int:
     fd = os.open(path, os.O_WRONLY)  # the reader already has it open: no wait
     try:
-        return write_records(fd, marker, record_bytes, 1)
+        return atomicity.write_records(fd, marker, record_bytes, 1)
     finally:
         os.close(fd)
 
@@ -349,11 +331,11 @@ def _wait_for(child, r: int, queued: int, until: float) -> None:
 
     proc = psutil.Process(child.pid)
     while time.monotonic() < until and child.alive():
-        if _bytes_queued(r) == queued and proc.status() == "sleeping":
+        if bytes_queued(r) == queued and proc.status() == "sleeping":
             return
         time.sleep(0.002)
     raise IpclabError(f"a writer did not reach the expected step ({queued} bytes queued, "
-                      f"asleep) in time; {_bytes_queued(r)} bytes are queued")
+                      f"asleep) in time; {bytes_queued(r)} bytes are queued")
 
 
 def _runs(record: bytes) -> str:
@@ -367,45 +349,35 @@ def _runs(record: bytes) -> str:
 
 
 def _forced_tear(deadline_s: float) -> ForcedTearResult:
-    from .pipes import PAGE_BYTES
-
     until = time.monotonic() + 0.9 * deadline_s  # leave time to clean up before the deadline
-    children = []
-    stream = bytearray()
-    with private_dir() as directory:
+    # One child at a time, each started only once the one before reached its step: not a
+    # group behind one gate. The stack kills and reaps them all on any exit.
+    with private_dir() as directory, contextlib.ExitStack() as children:
         path = os.path.join(directory, "one-page.fifo")
         os.mkfifo(path, 0o600)
-        r = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        try:
-            os.set_blocking(r, True)
-            _set_size(r, PAGE_BYTES)
-            page = _capacity_of(r)
-            record = page + 1
+        r = _open_reader(path)
+        children.callback(os.close, r)
+        set_pipe_size(r, PAGE_BYTES)
+        page = capacity_of(r) or PAGE_BYTES  # Linux: always the capacity
+        record = page + 1
 
-            def start(letter: str):
-                children.append(start_child(_write_one_record, path, ord(letter), record,
-                                            deadline_s=deadline_s))
-                return children[-1]
+        def start(letter: str):
+            return children.enter_context(start_child(
+                _write_one_record, path, ord(letter), record, deadline_s=deadline_s))
 
-            a = start("A")
-            _wait_for(a, r, page, until)  # A filled the only page and sleeps, 1 byte to go
-            stream += os.read(r, page)
-            a.wait().value()  # A wrote its last byte into a new page and left
-            _wait_for(start("B"), r, 2, until)  # B's odd byte joined that page; B sleeps
-            _wait_for(start("C"), r, 3, until)  # and so did C's
-            while True:
-                data = os.read(r, page)
-                if not data:  # all three closed their ends
-                    break
-                stream += data
-            for child in children:
-                child.wait().value()
-            buf_bytes = os.fpathconf(r, "PC_PIPE_BUF")
-        finally:
-            os.close(r)
-            for child in children:
-                child.close()
-    _, torn = count_torn(stream, record)
+        a = start("A")
+        _wait_for(a, r, page, until)  # A filled the only page and sleeps, 1 byte to go
+        stream = bytearray(os.read(r, page))
+        a.wait().value()  # A wrote its last byte into a new page and left
+        b = start("B")
+        _wait_for(b, r, 2, until)  # B's odd byte joined that page; B sleeps
+        c = start("C")
+        _wait_for(c, r, 3, until)  # and so did C's
+        stream += atomicity.read_to_eof(r, page)  # all three closed their ends
+        b.wait().value()
+        c.wait().value()
+        buf_bytes = os.fpathconf(r, "PC_PIPE_BUF")
+    _, torn = atomicity.count_torn(stream, record)
     records = tuple(_runs(bytes(stream[k:k + record])) for k in range(0, len(stream), record))
     return ForcedTearResult(page, record, buf_bytes, records, torn)
 

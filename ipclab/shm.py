@@ -7,141 +7,27 @@ still does, at times: nothing stops two processes from updating the same bytes a
 the semaphores that take turns here are futexes — an atomic instruction in user space while
 nobody waits, a ``futex`` system call whenever a side has to sleep or wake the other.
 
-Segments are made here with ``shm_open`` directly (not :mod:`multiprocessing.shared_memory`,
-whose resource tracker starts a process of its own and may unlink or warn about segments it
-does not own), named by :func:`ipclab._resources.shm_name` and unlinked in ``finally``.
-Children find a segment by its name, as an unrelated process would. The doorbells are POSIX
-semaphores (``multiprocessing``'s fork-context ``Semaphore``, unlinked at creation): a process
-waiting for its turn sleeps in the kernel instead of spinning, so two processes can share
-one CPU fairly.
+The segments and semaphores are :mod:`ipclab.shmem`'s: segments named by
+:func:`ipclab._resources.shm_name` and unlinked in ``finally``, found by children by their
+name as an unrelated process would; POSIX semaphores as doorbells, so that a process waiting
+for its turn sleeps in the kernel instead of spinning, and two processes can share one CPU
+fairly.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
-import struct
 import time
 import zlib
 from typing import NamedTuple
 
 from . import _platform, isolate
-from ._check import GIB, KIB, MIB, check_bytes, check_int, check_seconds
-from ._resources import close_end, open_pipe, shm_name
-from .errors import LimitError
-from .process import start_child
+from ._check import GIB, KIB, MIB, check_bool, check_bytes, check_int, check_seconds
+from .process import ChildGroup
+from .shmem import STAMP, Segment, check_room, lock, semaphore
 
 __all__ = ["ShmTransferResult", "shm_transfer", "RaceResult", "counter_race",
-           "InterleavingResult", "forced_lost_update"]
-
-_STAMP = struct.Struct("<Q")  # a message's sequence number, in its first 8 bytes
-
-try:  # the C module behind multiprocessing.shared_memory, without its resource tracker
-    import _posixshmem
-except ImportError:  # pragma: no cover - a POSIX system without it: use /dev/shm directly
-    _posixshmem = None
-
-
-# -- segments ----------------------------------------------------------------------------
-def _shm_open(name: str, flags: int) -> int:
-    if _posixshmem is not None:
-        return _posixshmem.shm_open("/" + name, flags, 0o600)
-    return os.open(os.path.join("/dev/shm", name), flags, 0o600)
-
-
-def _shm_unlink(name: str) -> None:
-    try:
-        if _posixshmem is not None:
-            _posixshmem.shm_unlink("/" + name)
-        else:
-            os.unlink(os.path.join("/dev/shm", name))
-    except FileNotFoundError:
-        pass
-
-
-class Segment:
-    """A named shared-memory segment mapped into this process.
-
-    :meth:`create` makes a new one (``O_CREAT|O_EXCL``, mode 0600); :meth:`attach` maps an
-    existing one by name. ``close()`` unmaps it and, for the creator, unlinks the name; it
-    is safe to call twice and runs on leaving a ``with`` block.
-    """
-
-    def __init__(self, name: str, size_bytes: int, owner: bool):
-        self.name = name
-        self.size_bytes = size_bytes
-        self._owner = owner
-        self._owner_pid = os.getpid()
-        self.map: mmap.mmap | None = None
-
-    @classmethod
-    def create(cls, size_bytes: int) -> "Segment":
-        """A new segment of ``size_bytes`` bytes (zero-filled)."""
-        seg = cls(shm_name(), size_bytes, True)
-        fd = _shm_open(seg.name, os.O_CREAT | os.O_EXCL | os.O_RDWR)
-        try:
-            os.ftruncate(fd, size_bytes)
-            seg.map = mmap.mmap(fd, size_bytes)
-        except BaseException:
-            os.close(fd)
-            _shm_unlink(seg.name)  # a failed constructor leaves nothing behind
-            raise
-        os.close(fd)  # the mapping stays valid without the descriptor
-        return seg
-
-    @classmethod
-    def attach(cls, name: str, size_bytes: int) -> "Segment":
-        """Map the existing segment ``name`` (as another process would, by its name)."""
-        seg = cls(name, size_bytes, False)
-        fd = _shm_open(name, os.O_RDWR)
-        try:
-            seg.map = mmap.mmap(fd, size_bytes)
-        finally:
-            os.close(fd)
-        return seg
-
-    def close(self) -> None:
-        """Unmap; the creator also unlinks the name. Idempotent."""
-        if self._owner and os.getpid() == self._owner_pid:
-            self._owner = False
-            _shm_unlink(self.name)
-        if self.map is not None:
-            try:
-                self.map.close()
-                self.map = None
-            except BufferError:  # a view still points into it: the unmap happens at exit
-                pass
-
-    def __enter__(self) -> "Segment":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def _semaphore(value: int):
-    """A process-shared POSIX semaphore that survives ``fork`` and leaves no name behind."""
-    import multiprocessing
-
-    return multiprocessing.get_context("fork").Semaphore(value)
-
-
-def _lock():
-    import multiprocessing
-
-    return multiprocessing.get_context("fork").Lock()
-
-
-def _check_room(size_bytes: int) -> None:
-    """Fail clearly, before anything starts, if /dev/shm cannot hold ``size_bytes``."""
-    try:
-        st = os.statvfs("/dev/shm")
-    except OSError:
-        return
-    free = st.f_bavail * st.f_frsize
-    if size_bytes > free:
-        raise LimitError(f"shared memory needs {size_bytes} bytes but /dev/shm has {free} free; "
-                         f"see `df -h /dev/shm`")
+           "InterleavingResult", "forced_lost_update", "Segment"]
 
 
 # -- transfer ----------------------------------------------------------------------------
@@ -174,19 +60,18 @@ class ShmTransferResult(NamedTuple):
     reader_waits: int = 0
 
 
-def _ring_writer(name: str, slots: int, message_bytes: int, messages: int, empty, full,
-                 go_r: int) -> tuple:
+def _ring_writer(name: str, slots: int, message_bytes: int, messages: int, empty, full
+                 ) -> tuple:
     seg = Segment.attach(name, slots * message_bytes)
-    ring = memoryview(seg.map)
+    ring = seg.view()
     source = bytearray(os.urandom(message_bytes))
     crc = 0
     waits = 0
     try:
-        os.read(go_r, 1)
         cpu0 = time.process_time()
         for seq in range(messages):
             if message_bytes >= 8:
-                _STAMP.pack_into(source, 0, seq)
+                STAMP.pack_into(source, 0, seq)
             crc = zlib.crc32(source, crc)
             if not empty.acquire(False):  # every slot is full: sleep until one is freed
                 waits += 1
@@ -200,17 +85,16 @@ def _ring_writer(name: str, slots: int, message_bytes: int, messages: int, empty
         seg.close()
 
 
-def _ring_reader(name: str, slots: int, message_bytes: int, messages: int, empty, full,
-                 go_r: int) -> tuple:
+def _ring_reader(name: str, slots: int, message_bytes: int, messages: int, empty, full
+                 ) -> tuple:
     seg = Segment.attach(name, slots * message_bytes)
-    ring = memoryview(seg.map)
+    ring = seg.view()
     target = bytearray(message_bytes)
     tview = memoryview(target)  # view = view is one memcpy (bytearray[:] = view is two)
     crc = 0
     in_order = True
     waits = 0
     try:
-        os.read(go_r, 1)
         t0, cpu0 = time.monotonic(), time.process_time()
         for seq in range(messages):
             if not full.acquire(False):  # nothing to read yet: sleep until the writer rings
@@ -220,7 +104,7 @@ def _ring_reader(name: str, slots: int, message_bytes: int, messages: int, empty
             tview[:] = ring[off:off + message_bytes]  # the one copy out
             empty.release()  # the slot is free again
             crc = zlib.crc32(target, crc)
-            if message_bytes >= 8 and _STAMP.unpack_from(target)[0] != seq:
+            if message_bytes >= 8 and STAMP.unpack_from(target)[0] != seq:
                 in_order = False
         return time.monotonic() - t0, time.process_time() - cpu0, crc, in_order, waits
     finally:
@@ -246,8 +130,9 @@ def shm_transfer(total_bytes: int = 64 * MIB, message_bytes: int = 64 * KIB, slo
     slots = check_int("slots", slots, 1, 1024)
     deadline_s = check_seconds("deadline_s", deadline_s)
     if slots * message_bytes > GIB:
-        raise ValueError(f"slots * message_bytes must be at most 1 GiB, got {slots * message_bytes}")
-    _check_room(slots * message_bytes)
+        raise ValueError(f"slots * message_bytes must be at most 1 GiB, "
+                         f"got {slots * message_bytes}")
+    check_room(slots * message_bytes)
     _platform.require("fork")
     return isolate.call(_shm_transfer, total_bytes, message_bytes, slots, deadline_s,
                         deadline_s=deadline_s)
@@ -255,14 +140,14 @@ def shm_transfer(total_bytes: int = 64 * MIB, message_bytes: int = 64 * KIB, slo
 
 def _shm_transfer(total_bytes, message_bytes, slots, deadline_s) -> ShmTransferResult:
     messages = -(-total_bytes // message_bytes)
-    empty, full = _semaphore(slots), _semaphore(0)
-    with Segment.create(slots * message_bytes) as seg, open_pipe() as go:
-        args = (seg.name, slots, message_bytes, messages, empty, full, go[0])
-        with start_child(_ring_reader, *args, pass_fds=(go[0],), deadline_s=deadline_s) as reader, \
-                start_child(_ring_writer, *args, pass_fds=(go[0],), deadline_s=deadline_s) as writer:
-            close_end(go, 1)  # start both
-            wall, reader_cpu, reader_crc, in_order, reader_waits = reader.wait().value()
-            writer_cpu, writer_crc, writer_waits = writer.wait().value()
+    empty, full = semaphore(slots), semaphore(0)
+    with Segment.create(slots * message_bytes) as seg, ChildGroup(deadline_s=deadline_s) as group:
+        args = (seg.name, slots, message_bytes, messages, empty, full)
+        group.start(_ring_reader, *args)
+        group.start(_ring_writer, *args)
+        read, wrote = group.values()  # both start at once
+    wall, reader_cpu, reader_crc, in_order, reader_waits = read
+    writer_cpu, writer_crc, writer_waits = wrote
     sent = messages * message_bytes
     return ShmTransferResult(sent, message_bytes, slots, messages, wall, sent / wall,
                              writer_cpu, reader_cpu, writer_crc, reader_crc,
@@ -285,17 +170,16 @@ class RaceResult(NamedTuple):
     locked: bool
 
 
-def _increment(name: str, increments: int, lock, go_r: int) -> int:
+def _increment(name: str, increments: int, the_lock) -> int:
     seg = Segment.attach(name, 8)
-    counter = memoryview(seg.map).cast("q")
+    counter = seg.view().cast("q")
     try:
-        os.read(go_r, 1)  # everyone starts together
-        if lock is None:
+        if the_lock is None:
             for _ in range(increments):
                 counter[0] += 1  # load, add, store: another process may store in between
         else:
             for _ in range(increments):
-                with lock:  # one process at a time between load and store
+                with the_lock:  # one process at a time between load and store
                     counter[0] += 1
         return increments
     finally:
@@ -315,33 +199,26 @@ def counter_race(processes: int = 4, increments: int = 100_000, lock: bool = Fal
     """
     processes = check_int("processes", processes, 1, 64)
     increments = check_int("increments", increments, 1, 10_000_000)
-    if not isinstance(lock, bool):
-        raise TypeError(f"lock must be True or False, got {lock!r}")
+    lock = check_bool("lock", lock)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
     return isolate.call(_counter_race, processes, increments, lock, deadline_s,
                         deadline_s=deadline_s)
 
 
-def _counter_race(processes, increments, lock, deadline_s) -> RaceResult:
-    children = []
-    the_lock = _lock() if lock else None
-    with Segment.create(8) as seg, open_pipe() as go:
-        try:
+def _counter_race(processes, increments, locked, deadline_s) -> RaceResult:
+    the_lock = lock() if locked else None
+    with Segment.create(8) as seg:
+        with ChildGroup(deadline_s=deadline_s) as group:
             for _ in range(processes):
-                children.append(start_child(_increment, seg.name, increments, the_lock, go[0],
-                                            pass_fds=(go[0],), deadline_s=deadline_s))
-            close_end(go, 1)  # go!
-            for child in children:
-                child.wait().value()
-        finally:
-            for child in children:
-                child.close()
-        final = memoryview(seg.map).cast("q")
+                group.start(_increment, seg.name, increments, the_lock)
+            group.values()  # everyone starts together
+        final = seg.view().cast("q")
         final_count = final[0]
         final.release()
     expected = processes * increments
-    return RaceResult(processes, increments, expected, final_count, expected - final_count, lock)
+    return RaceResult(processes, increments, expected, final_count, expected - final_count,
+                      locked)
 
 
 # -- one lost update, step by step -------------------------------------------------------
@@ -364,7 +241,7 @@ _A_LOADED, _B_LOADED, _B_STORED, _A_STORED = range(1, 5)  # slots after the coun
 
 def _step_a(name: str, a_loaded, b_stored, wait_s: float) -> int:
     seg = Segment.attach(name, 8 * 5)
-    cells = memoryview(seg.map).cast("q")
+    cells = seg.view().cast("q")
     try:
         value = cells[0]  # load
         cells[_A_LOADED] = value
@@ -381,7 +258,7 @@ def _step_a(name: str, a_loaded, b_stored, wait_s: float) -> int:
 
 def _step_b(name: str, a_loaded, b_stored, wait_s: float) -> int:
     seg = Segment.attach(name, 8 * 5)
-    cells = memoryview(seg.map).cast("q")
+    cells = seg.view().cast("q")
     try:
         if not a_loaded.acquire(timeout=wait_s):
             raise TimeoutError("A never loaded")
@@ -407,14 +284,13 @@ def forced_lost_update(deadline_s: float = 10.0) -> InterleavingResult:
 
 
 def _forced_lost_update(deadline_s) -> InterleavingResult:
-    a_loaded, b_stored = _semaphore(0), _semaphore(0)
+    a_loaded, b_stored = semaphore(0), semaphore(0)
     with Segment.create(8 * 5) as seg:
-        args = (seg.name, a_loaded, b_stored, deadline_s)
-        with start_child(_step_a, *args, deadline_s=deadline_s) as a, \
-                start_child(_step_b, *args, deadline_s=deadline_s) as b:
-            a.wait().value()
-            b.wait().value()
-        cells = memoryview(seg.map).cast("q")
+        with ChildGroup(deadline_s=deadline_s) as group:
+            group.start(_step_a, seg.name, a_loaded, b_stored, deadline_s)
+            group.start(_step_b, seg.name, a_loaded, b_stored, deadline_s)
+            group.values()
+        cells = seg.view().cast("q")
         final, a_load, b_load, b_store, a_store = cells.tolist()
         cells.release()
     steps = (f"A loads {a_load}", f"B loads {b_load}", f"B stores {b_store}",

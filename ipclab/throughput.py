@@ -11,9 +11,10 @@ reader counts every byte, checks the stream ends exactly where it should, and sp
 the content of the last read of each run. Points are *yielded one by one*, so a plot can
 grow while the sweep runs.
 
-The Python side is written for speed so that the comparison with C (``benchmarks/``) is
-about IPC and not about Python: buffers allocated once, ``FileIO.readinto`` into them (no
-allocation per read), one system call per message where C makes one.
+The two processes of each measurement and the channel between them are
+:mod:`ipclab.shootout_peers`'s, written for speed so that the comparison with C
+(``benchmarks/``) is about IPC and not about Python; this module plans the runs and turns
+their times into rates.
 
 Placement matters more than anything else on a small VM: ``"same"`` pins both processes to
 one CPU (every handoff is a context switch on that CPU), ``"split"`` gives each its own CPU
@@ -22,21 +23,25 @@ one CPU (every handoff is a context switch on that CPU), ``"split"`` gives each 
 
 from __future__ import annotations
 
-import itertools
 import os
-import socket
 import statistics
-import struct
-import time
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from . import _platform, isolate
-from ._check import (GIB, MAX_DEADLINE_S, check_bytes, check_choice, check_choice_list,
-                     check_int, check_int_list, check_seconds)
-from ._resources import close_end, close_quietly, open_pipe, private_dir
-from .errors import IpclabError, UnsupportedPlatformError
-from .process import start_child
-from .shm import Segment, _check_room, _semaphore
+from ._check import (
+    GIB,
+    MAX_DEADLINE_S,
+    check_bytes,
+    check_choice,
+    check_choice_list,
+    check_int,
+    check_int_list,
+    check_seconds,
+)
+from .errors import UnsupportedPlatformError
+from .shmem import check_room
+from .shootout_peers import run_one_way, run_round_trips
 
 __all__ = [
     "MECHANISMS", "PLACEMENTS", "DEFAULT_SIZES_BYTES", "ThroughputPoint", "LatencyPoint",
@@ -51,8 +56,6 @@ MECHANISMS = ("pipe", "fifo", "shm", "unix")
 PLACEMENTS = ("same", "split", "free")
 DEFAULT_SIZES_BYTES = (64, 512, 4096, 65536, 1048576)
 
-_STAMP = struct.Struct("<Q")
-_PATTERN_PERIOD = 251  # a prime: a stream shifted by a few bytes does not match
 _MAX_TOTAL_BYTES = 16 * GIB
 #: Seconds a timed run lasts when no count is given (``bench``'s and the notebook's default).
 DEFAULT_RUN_SECONDS = 0.05
@@ -95,8 +98,12 @@ class LatencyPoint(NamedTuple):
 
 
 # -- checks ------------------------------------------------------------------------------
-def _check_mechanisms(mechanisms) -> tuple:
+def check_mechanisms(mechanisms) -> tuple:
+    """One name or a list of distinct names from :data:`MECHANISMS`."""
     return check_choice_list("mechanisms", mechanisms, MECHANISMS)
+
+
+_check_mechanisms = check_mechanisms  # for benchmarks/run.py until it calls the public name
 
 
 def placement_cpus(placement: str) -> tuple | None:
@@ -123,6 +130,12 @@ def placement_cpus(placement: str) -> tuple | None:
     return (cpus[-2], cpus[-1])
 
 
+def shm_slots(message_bytes: int) -> int:
+    """Slots in the shared-memory ring: 256 KiB of ring, 4 to 1024 slots (Python and C)."""
+    message_bytes = check_bytes("message_bytes", message_bytes)
+    return max(4, min(1024, (256 * 1024) // message_bytes))
+
+
 def default_total_bytes(message_bytes: int) -> int:
     """About 50 ms of work at typical speeds (1 µs per message plus 2 GB/s), in bytes, in
     whole messages, at least one: a guess, not a measurement (time-based runs start their
@@ -132,249 +145,16 @@ def default_total_bytes(message_bytes: int) -> int:
     return max(1, estimate // message_bytes) * message_bytes
 
 
-def shm_slots(message_bytes: int) -> int:
-    """Slots in the shared-memory ring: 256 KiB of ring, 4 to 1024 slots (Python and C)."""
-    message_bytes = check_bytes("message_bytes", message_bytes)
-    return max(4, min(1024, (256 * 1024) // message_bytes))
-
-
 def _deadline_for(byte_count: int, messages: int) -> float:
     """A generous deadline for moving ``byte_count`` bytes in ``messages`` messages (s)."""
     return min(MAX_DEADLINE_S, 20.0 + byte_count / 5e6 + messages * 50e-6)
 
 
-# -- the children ------------------------------------------------------------------------
-def _pin(cpu: int | None) -> None:
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})
-
-
-def _pattern(message_bytes: int) -> bytearray:
-    """The bytes of every message: 0, 1, ..., 250, 0, 1, ... (period 251)."""
-    period = bytes(range(_PATTERN_PERIOD))
-    return bytearray((period * (message_bytes // _PATTERN_PERIOD + 1))[:message_bytes])
-
-
-def _open_end(mechanism: str, end, writing: bool):
-    """A raw, unbuffered file object (``FileIO``) for an fd or a FIFO path."""
-    if mechanism == "fifo":
-        end = os.open(end, os.O_WRONLY if writing else os.O_RDONLY)  # waits for the partner
-    return open(end, "wb" if writing else "rb", buffering=0)
-
-
-def _stream_writer(mechanism, end, message_bytes, messages, runs, cpu, go_r) -> int:
-    _pin(cpu)
-    f = _open_end(mechanism, end, True)
-    view = memoryview(_pattern(message_bytes))
-    write = f.write
-    try:
-        os.read(go_r, 1)
-        for _ in range(messages * runs):
-            n = write(view)
-            while n < message_bytes:  # a partial write (a signal, or a socket): finish it
-                n += write(view[n:])
-    finally:
-        f.close()  # the reader sees end of file
-    return messages * runs
-
-
-def _stream_reader(mechanism, end, message_bytes, messages, runs, cpu, go_r) -> list:
-    _pin(cpu)
-    f = _open_end(mechanism, end, False)
-    buf = bytearray(message_bytes)  # allocated once: readinto copies straight into it
-    view = memoryview(buf)
-    readinto = f.readinto
-    per_run = message_bytes * messages
-    expected = _pattern(message_bytes) * 2
-    times = []
-    try:
-        os.read(go_r, 1)
-        t_prev = time.monotonic()
-        for _ in range(runs):
-            left = per_run
-            n = 0
-            while left >= message_bytes:
-                n = readinto(view)
-                if not n:
-                    raise IpclabError(f"stream ended {left} bytes early")
-                left -= n
-            while left:
-                n = readinto(view[:left])
-                if not n:
-                    raise IpclabError(f"stream ended {left} bytes early")
-                left -= n
-            t = time.monotonic()
-            times.append(t - t_prev)
-            t_prev = t
-            # Spot check: the last read held stream bytes [per_run - n, per_run) of the run.
-            start = (per_run - n) % message_bytes
-            if view[:n] != expected[start:start + n]:
-                raise IpclabError("the bytes that arrived are not the bytes that were sent")
-        if readinto(view[:1]):
-            raise IpclabError("the stream holds more bytes than were sent")
-    finally:
-        f.close()
-    return times
-
-
-def _slot_views(ring: memoryview, slots: int, message_bytes: int) -> list:
-    """One memoryview per slot, made once: copying into or out of one is a bare memcpy."""
-    return [ring[i * message_bytes:(i + 1) * message_bytes] for i in range(slots)]
-
-
-def _shm_writer(name, slots, message_bytes, messages, runs, cpu, empty, full, go_r) -> int:
-    _pin(cpu)
-    seg = Segment.attach(name, slots * message_bytes)
-    ring = memoryview(seg.map)
-    views = _slot_views(ring, slots, message_bytes)
-    source = memoryview(_pattern(message_bytes))
-    acquire, release = empty.acquire, full.release
-    ring_order = itertools.cycle(views)  # slot after slot, round the ring
-    try:
-        os.read(go_r, 1)
-        for run in range(runs):
-            for view in itertools.islice(ring_order, messages - 1):
-                acquire()  # a free slot, or sleep until the reader frees one
-                view[:] = source  # copy in
-                release()  # doorbell
-            # The run's last message also carries its number in its first 8 bytes, for
-            # the reader's spot check (C does the same).
-            view = next(ring_order)
-            acquire()
-            view[:] = source
-            if message_bytes >= 8:
-                _STAMP.pack_into(view, 0, (run + 1) * messages - 1)
-            release()
-    finally:
-        for view in views:
-            view.release()
-        ring.release()
-        seg.close()
-    return messages * runs
-
-
-def _shm_reader(name, slots, message_bytes, messages, runs, cpu, empty, full, go_r) -> list:
-    _pin(cpu)
-    seg = Segment.attach(name, slots * message_bytes)
-    ring = memoryview(seg.map)
-    views = _slot_views(ring, slots, message_bytes)
-    target = bytearray(message_bytes)
-    tview = memoryview(target)  # view = view copies once; bytearray[:] = view twice
-    acquire, release = full.acquire, empty.release
-    ring_order = itertools.cycle(views)
-    expected = _pattern(message_bytes)
-    times = []
-    try:
-        os.read(go_r, 1)
-        t_prev = time.monotonic()
-        for run in range(runs):
-            for view in itertools.islice(ring_order, messages):
-                acquire()  # sleep until the writer rings
-                tview[:] = view  # copy out
-                release()  # the slot is free again
-            t = time.monotonic()
-            times.append(t - t_prev)
-            t_prev = t
-            # Spot check the run's last message: its number, and the rest of its bytes.
-            last = (run + 1) * messages - 1
-            if message_bytes >= 8 and _STAMP.unpack_from(target)[0] != last:
-                raise IpclabError(f"message {last} carried number "
-                                  f"{_STAMP.unpack_from(target)[0]}: one was lost or repeated")
-            if target[8:] != expected[8:]:
-                raise IpclabError("the bytes that arrived are not the bytes that were sent")
-    finally:
-        tview.release()
-        for view in views:
-            view.release()
-        ring.release()
-        seg.close()
-    return times
-
-
-def _wait_all(children) -> list:
-    """Wait for every child; as soon as one fails, stop the others and raise."""
-    pending = list(children)
-    results = {}
-    while pending:
-        for child in list(pending):
-            if child.alive() and child.seconds_left() > 0:
-                continue
-            end = child.wait()
-            pending.remove(child)
-            if end.timed_out or end.error or end.exit_status:
-                for other in children:
-                    other.close()
-                end.value()  # raises ChildTimeoutError or ChildFailedError
-            results[child] = end.result
-        if pending:
-            time.sleep(0.02)  # rare wake-ups: the children do the measuring
-    return [results[c] for c in children]
-
-
-def _run_children(specs, go: list, parent_fds: list, deadline_s: float) -> list:
-    """Start a child per ``(target, args, pass_fds)``, each given ``go[0]`` last; close the
-    parent's copies of ``parent_fds`` (so that end of file works) and the go pipe's write end
-    (which starts them all at once); wait for all and return their results in order."""
-    children = []
-    try:
-        for target, args, keep in specs:
-            children.append(start_child(target, *args, go[0], pass_fds=(go[0], *keep),
-                                        deadline_s=deadline_s))
-        close_quietly(*parent_fds)  # only the children hold the ends now
-        parent_fds.clear()
-        close_end(go, 1)  # start!
-        return _wait_all(children)
-    finally:
-        for child in children:
-            child.close()
-
-
-def _fd_ends(*ends) -> tuple:
-    """The ends that are fds (a child must keep them); FIFO paths need nothing kept."""
-    return tuple({e for e in ends if isinstance(e, int)})
-
-
-def _run_pair(mechanism: str, message_bytes: int, args: tuple, cpus: tuple | None,
-              deadline_s: float) -> list:
-    """Run a writer child and a reader child of one throughput experiment; return
-    ``[writer_result, reader_result]``. ``args`` go to both after the endpoint."""
-    cpu_w, cpu_r = cpus if cpus else (None, None)
-    with private_dir() as directory, open_pipe() as go:
-        fds: list = []
-        try:
-            if mechanism == "shm":
-                slots = shm_slots(message_bytes)
-                # The name stays until both children end: they attach by it when they start.
-                with Segment.create(slots * message_bytes) as seg:
-                    bells = (_semaphore(slots), _semaphore(0))  # free slots, full slots
-                    return _run_children(
-                        [(target, (seg.name, slots, message_bytes, *args, cpu, *bells), ())
-                         for target, cpu in ((_shm_writer, cpu_w), (_shm_reader, cpu_r))],
-                        go, fds, deadline_s)
-            if mechanism == "pipe":
-                fds = list(os.pipe())
-                ends = (fds[1], fds[0])
-            elif mechanism == "unix":
-                a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-                fds = [a.detach(), b.detach()]
-                ends = (fds[0], fds[1])
-            else:
-                path = os.path.join(directory, "bench.fifo")
-                os.mkfifo(path, 0o600)
-                ends = (path, path)
-            return _run_children(
-                [(target, (mechanism, end, message_bytes, *args, cpu), _fd_ends(end))
-                 for target, end, cpu in ((_stream_writer, ends[0], cpu_w),
-                                          (_stream_reader, ends[1], cpu_r))],
-                go, fds, deadline_s)
-        finally:
-            close_quietly(*fds)
-
-
 def _throughput_times(mechanism, message_bytes, messages, runs, cpus) -> list:
     """Seconds of each of ``runs`` runs of ``messages`` messages (the first is a warm-up)."""
     deadline = _deadline_for(messages * message_bytes * runs, messages * runs)
-    _, times = _run_pair(mechanism, message_bytes, (messages, runs), cpus, deadline)
+    _, times = run_one_way(mechanism, message_bytes, messages, runs, cpus, deadline,
+                           shm_slots(message_bytes))
     return times
 
 
@@ -413,158 +193,17 @@ def _messages_for(mechanism, message_bytes, run_seconds, cpus) -> int:
 
 
 # -- round trips -------------------------------------------------------------------------
-def _read_rest(readinto, view, got: int, n: int) -> None:
-    """Go on reading into ``view`` until it holds ``n`` bytes (``got`` are there already)."""
-    while got < n:
-        more = readinto(view[got:])
-        if not more:
-            raise IpclabError(f"the peer closed after {got} of {n} bytes")
-        got += more
-
-
-def _stream_client(mechanism, ends, message_bytes, round_trips, runs, cpu, go_r) -> list:
-    _pin(cpu)
-    if mechanism == "fifo":  # the server opens in the same order: no deadlock
-        out = _open_end("fifo", ends[0], True)
-        inp = _open_end("fifo", ends[1], False)
-    else:
-        out = open(ends[0], "wb", buffering=0)
-        inp = open(ends[1], "rb", buffering=0, closefd=ends[1] != ends[0])
-    buf = _pattern(message_bytes)
-    view = memoryview(buf)
-    write, readinto = out.write, inp.readinto
-    times = []
-    try:
-        os.read(go_r, 1)
-        for _ in range(runs):
-            t0 = time.monotonic()
-            for _ in range(round_trips):
-                n = write(view)
-                while n < message_bytes:
-                    n += write(view[n:])
-                got = readinto(view)
-                if got != message_bytes:  # a message larger than the pipe comes in parts
-                    _read_rest(readinto, view, got, message_bytes)
-            times.append((time.monotonic() - t0) / round_trips)
-        if buf != _pattern(message_bytes):
-            raise IpclabError("the message came back changed")
-    finally:
-        out.close()
-        inp.close()
-    return times
-
-
-def _stream_server(mechanism, ends, message_bytes, round_trips, runs, cpu, go_r) -> int:
-    _pin(cpu)
-    if mechanism == "fifo":
-        inp = _open_end("fifo", ends[0], False)
-        out = _open_end("fifo", ends[1], True)
-    else:
-        inp = open(ends[0], "rb", buffering=0)
-        out = open(ends[1], "wb", buffering=0, closefd=ends[1] != ends[0])
-    view = memoryview(bytearray(message_bytes))
-    write, readinto = out.write, inp.readinto
-    try:
-        os.read(go_r, 1)
-        for _ in range(round_trips * runs):
-            got = readinto(view)
-            if got != message_bytes:
-                _read_rest(readinto, view, got, message_bytes)
-            n = write(view)  # echo it
-            while n < message_bytes:
-                n += write(view[n:])
-    finally:
-        inp.close()
-        out.close()
-    return round_trips * runs
-
-
-def _shm_client(name, message_bytes, round_trips, runs, cpu, ping, pong, go_r) -> list:
-    _pin(cpu)
-    seg = Segment.attach(name, message_bytes)
-    box = memoryview(seg.map)
-    message = _pattern(message_bytes)
-    reply = bytearray(message_bytes)
-    times = []
-    try:
-        os.read(go_r, 1)
-        for _ in range(runs):
-            t0 = time.monotonic()
-            for _ in range(round_trips):
-                box[:] = message  # copy in
-                ping.release()  # wake the server
-                pong.acquire()  # sleep until it answers
-                reply[:] = box  # copy out
-            times.append((time.monotonic() - t0) / round_trips)
-        if reply != message:
-            raise IpclabError("the message came back changed")
-    finally:
-        box.release()
-        seg.close()
-    return times
-
-
-def _shm_server(name, message_bytes, round_trips, runs, cpu, ping, pong, go_r) -> int:
-    _pin(cpu)
-    seg = Segment.attach(name, message_bytes)
-    box = memoryview(seg.map)
-    held = bytearray(message_bytes)
-    try:
-        os.read(go_r, 1)
-        for _ in range(round_trips * runs):
-            ping.acquire()
-            held[:] = box  # copy out
-            box[:] = held  # and back in: the echo
-            pong.release()
-    finally:
-        box.release()
-        seg.close()
-    return round_trips * runs
-
-
 def _measure_latency(mechanism, message_bytes, round_trips, repeats, cpus) -> list:
+    """Mean round-trip seconds of each timed run (the warm-up run dropped)."""
     runs = repeats + 1
     deadline = _deadline_for(2 * message_bytes * round_trips * runs, 2 * round_trips * runs)
-    cpu_a, cpu_b = cpus if cpus else (None, None)
-    with private_dir() as directory, open_pipe() as go:
-        fds: list = []
-        try:
-            if mechanism == "shm":
-                with Segment.create(message_bytes) as seg:
-                    ping, pong = _semaphore(0), _semaphore(0)
-                    times = _run_children(
-                        [(target, (seg.name, message_bytes, round_trips, runs, cpu, ping, pong), ())
-                         for target, cpu in ((_shm_client, cpu_a), (_shm_server, cpu_b))],
-                        go, fds, deadline)[0]
-                return times[1:]
-            if mechanism == "pipe":
-                there, back = os.pipe(), os.pipe()
-                fds = [*there, *back]
-                client_ends, server_ends = (there[1], back[0]), (there[0], back[1])
-            elif mechanism == "unix":
-                a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-                fds = [a.detach(), b.detach()]
-                client_ends, server_ends = (fds[0], fds[0]), (fds[1], fds[1])
-            else:
-                there = os.path.join(directory, "request.fifo")
-                back = os.path.join(directory, "reply.fifo")
-                os.mkfifo(there, 0o600)
-                os.mkfifo(back, 0o600)
-                client_ends, server_ends = (there, back), (there, back)
-            times = _run_children(
-                [(target, (mechanism, ends, message_bytes, round_trips, runs, cpu),
-                  _fd_ends(*ends))
-                 for target, ends, cpu in ((_stream_client, client_ends, cpu_a),
-                                           (_stream_server, server_ends, cpu_b))],
-                go, fds, deadline)[0]
-            return times[1:]
-        finally:
-            close_quietly(*fds)
+    times, _ = run_round_trips(mechanism, message_bytes, round_trips, runs, cpus, deadline)
+    return times[1:]
 
 
 # -- public ------------------------------------------------------------------------------
 def _check_common(mechanisms, repeats, placement):
-    mechanisms = _check_mechanisms(mechanisms)
+    mechanisms = check_mechanisms(mechanisms)
     repeats = check_int("repeats", repeats, 1, 1000)
     cpus = placement_cpus(placement)
     _platform.require("fork", "pipe")
@@ -612,8 +251,9 @@ def sweep(mechanisms=MECHANISMS, sizes_bytes=DEFAULT_SIZES_BYTES, repeats: int =
         total_bytes = check_bytes("total_bytes", total_bytes, 1, _MAX_TOTAL_BYTES)
     run_seconds = _check_run_seconds("total_bytes", total_bytes, run_seconds)
     if "shm" in mechanisms:
-        _check_room(max(shm_slots(s) * s for s in sizes))
+        check_room(max(shm_slots(s) * s for s in sizes))
     if run_seconds is None:
+        assert total_bytes is not None  # no time given: the count decides
         plan = [(size, max(1, -(-total_bytes // size))) for size in sizes]
         budget = sum(_deadline_for(n * s * (repeats + 1), n * (repeats + 1))
                      for s, n in plan) * len(mechanisms)
@@ -652,6 +292,7 @@ def latency(mechanisms=MECHANISMS, message_bytes: int = 1, repeats: int = 5,
     run_seconds = _check_run_seconds("round_trips", round_trips, run_seconds)
     runs = repeats + 1
     if run_seconds is None:
+        assert round_trips is not None  # no time given: the count decides
         budget = _deadline_for(2 * message_bytes * round_trips * runs,
                                2 * round_trips * runs) * len(mechanisms)
     else:
