@@ -128,7 +128,7 @@ def main(argv=None) -> int:
         p.error("--run-seconds must be more than 0 and at most 10")
     try:
         cpus = throughput.placement_cpus(args.placement)
-        throughput._check_mechanisms(args.mechanisms)
+        throughput.check_mechanisms(args.mechanisms)
     except (ValueError, OSError) as exc:
         p.error(str(exc))
     build()

@@ -103,7 +103,6 @@ def check_mechanisms(mechanisms) -> tuple:
     return check_choice_list("mechanisms", mechanisms, MECHANISMS)
 
 
-_check_mechanisms = check_mechanisms  # for benchmarks/run.py until it calls the public name
 
 
 def placement_cpus(placement: str) -> tuple | None:

@@ -34,12 +34,15 @@ def add_arguments(parser):
 
 def experiments() -> dict:
     """``{"module.function": function}`` for every public experiment."""
-    found = {}
+    found, seen = {}, set()
     for name in MODULES:
         module = importlib.import_module(f"ipclab.{name}")
         for attr in getattr(module, "__all__", []):
             func = getattr(module, attr)
-            if inspect.isfunction(func) and func.__module__ == module.__name__:
+            # A function a module re-exports (pipes from probes) is listed once, under the
+            # first module that offers it.
+            if inspect.isfunction(func) and func not in seen:
+                seen.add(func)
                 found[f"{name}.{attr}"] = func
     return found
 

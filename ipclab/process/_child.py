@@ -24,6 +24,10 @@ DEFAULT_DEADLINE_S = 10.0
 
 _SIGKILL = getattr(signal, "SIGKILL", 9)  # Windows has none; ipclab refuses to fork there
 _POLL_S = 0.005  # wait step where there is no pidfd (macOS)
+#: Signals whose Python handlers may raise (the stop button, pytest-timeout, the helper's
+#: SIGTERM): held back while os.fork runs.
+_RAISING_SIGNALS = {getattr(signal, n) for n in ("SIGINT", "SIGALRM", "SIGTERM")
+                    if hasattr(signal, n)}
 
 
 class ChildExit(NamedTuple):
@@ -115,7 +119,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _child_main(report_fd: int, keep: set[int], parent_pid: int,
-                target: Callable, args: tuple, kwargs: dict) -> None:
+                target: Callable, args: tuple, kwargs: dict, mask: set) -> None:
     """Body of the forked child. Never returns."""
     status = 70  # EX_SOFTWARE, if something below goes wrong before we know better
     try:
@@ -123,6 +127,7 @@ def _child_main(report_fd: int, keep: set[int], parent_pid: int,
         _die_with_parent(parent_pid)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         _close_fds_except(keep | {report_fd})
         report: tuple[str, Any, str | None, str]
         try:
@@ -390,16 +395,22 @@ def start_child(target: Callable, *args: Any, deadline_s: float = DEFAULT_DEADLI
     read_fd, write_fd = new_pipe()
     flush_std_streams()
     started = time.monotonic()
+    # An interrupt raised inside os.fork's at-fork hooks (logging registers one) is printed
+    # as "Exception ignored" and lost: hold back the signals whose handlers raise until
+    # fork has returned, in the parent (below, inside the try) and in the child.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _RAISING_SIGNALS)
     try:
         pid = os.fork()
     except BaseException:
         os.close(read_fd)
         os.close(write_fd)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         raise
     if pid == 0:  # child
         os.close(read_fd)
-        _child_main(write_fd, keep, parent_pid, target, args, kwargs)
+        _child_main(write_fd, keep, parent_pid, target, args, kwargs, mask)
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending interrupt lands here
         os.close(write_fd)  # only the child writes reports
         try:
             os.setpgid(pid, pid)  # also from the parent: no race with a killpg right after fork
