@@ -13,6 +13,8 @@ import pytest
 ipywidgets = pytest.importorskip("ipywidgets")
 
 from ipclab import widgets  # noqa: E402
+from ipclab.widgets.box import float_slider, int_slider  # noqa: E402
+from ipclab.widgets.shell import parse_pipeline  # noqa: E402
 
 from .helpers import keyboard_interrupt_after  # noqa: E402
 
@@ -150,7 +152,7 @@ def test_a_real_error_keeps_its_whole_traceback(capsys):
     def run(n):
         return {}[n]  # a bug, not a bad value
 
-    box = widgets.explorer(run, {"n": widgets._int_slider("n", 1, 0, 3)})
+    box = widgets.explorer(run, {"n": int_slider("n", 1, 0, 3)})
     box.run()
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "KeyError: 1" in err
@@ -183,7 +185,7 @@ def test_an_interrupt_outside_an_experiment_names_the_explorer(capsys):
     def run(s):
         time.sleep(s)  # not an ipclab experiment: a plain KeyboardInterrupt
 
-    box = widgets.explorer(run, {"s": widgets._float_slider("s", 5.0, 1.0, 5.0, 0.5)},
+    box = widgets.explorer(run, {"s": float_slider("s", 5.0, 1.0, 5.0, 0.5)},
                            title="sleeping")
     with keyboard_interrupt_after(0.1):
         box.run()
@@ -202,7 +204,7 @@ def test_an_interrupt_outside_an_experiment_names_the_explorer(capsys):
     ("  true  ", [["true"]]),
 ])
 def test_pipeline_is_split_at_the_pipes_a_shell_would(text, stages):
-    assert widgets._parse_pipeline(text) == stages
+    assert parse_pipeline(text) == stages
 
 
 @pytest.mark.parametrize("text, match", [
@@ -221,7 +223,7 @@ def test_pipeline_is_split_at_the_pipes_a_shell_would(text, stages):
 ])
 def test_pipeline_with_a_mistake_gets_a_message_naming_it(text, match):
     with pytest.raises(ValueError, match=match):
-        widgets._parse_pipeline(text)
+        parse_pipeline(text)
 
 
 def test_pipeline_explorer_runs_a_quoted_pipe_the_shell_way(capsys):

@@ -1,0 +1,266 @@
+"""Arranging cases in the cell's process: a pipe with a writer, a listening socket with a
+client process, SIGPIPE at its default action, a lock that counts who took it, ...
+Each arranger returns the arguments, the checker's own helper processes, and what tidies
+up afterwards and reports what it observed.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import select
+import signal
+import time
+from collections.abc import Callable
+
+from .records import Arranged, Case
+
+#: What follows the message in the exactly-n exercise: the start of the next message.
+_NEXT = b"NEXT"
+
+
+def _fork_helper(body: Callable[[], None]) -> int:
+    """Fork one of the checker's own helper processes, which runs ``body`` and ends."""
+    pid = os.fork()
+    if pid == 0:
+        status = 0
+        try:
+            body()
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    return pid
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _close(*fds: int) -> bool:
+    """Close the checker's descriptors; False if one of them was already closed."""
+    ok = True
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            ok = False
+    return ok
+
+
+def arrange_try_read(case: Case, workdir: str) -> Arranged:
+    state, n = case.args
+    r, w = os.pipe()
+    if state == "waiting":
+        os.write(w, b"abc")
+    if state == "writer gone":
+        os.close(w)
+        return Arranged((r, n), finish=lambda: {"kept": _close(r)})
+    return Arranged((r, n), finish=lambda: {"kept": _close(r, w)})
+
+
+def arrange_read_all(case: Case, workdir: str) -> Arranged:
+    (size,) = case.args
+    r, w = os.pipe()
+
+    def write_all() -> None:
+        os.close(r)
+        data = memoryview(b"z" * size)
+        while data:
+            data = data[os.write(w, data) :]
+        os.close(w)
+
+    pid = _fork_helper(write_all)
+    os.close(w)
+
+    def finish() -> dict:
+        kept = _close(r)  # a writer the learner stopped reading gets EPIPE and ends
+        _reap(pid)
+        return {"kept": kept}
+
+    return Arranged((r,), (pid,), finish)
+
+
+def arrange_epipe(case: Case, workdir: str) -> Arranged:
+    reader, data = case.args
+    r, w = os.pipe()
+    if reader == "gone":
+        os.close(r)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as in a C program or a shell pipeline
+
+    def finish() -> dict:
+        action = signal.getsignal(signal.SIGPIPE)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # Python's own setting again
+        arrived = b""
+        if reader != "gone":
+            if select.select([r], [], [], 0)[0]:
+                arrived = os.read(r, 1 << 16)
+            _close(r)
+        kept = _close(w)
+        return {"sigpipe": getattr(action, "name", str(action)), "arrived": arrived, "kept": kept}
+
+    return Arranged((w, data), finish=finish)
+
+
+def arrange_fifo(case: Case, workdir: str) -> Arranged:
+    (message,) = case.args
+    path = os.path.join(workdir, "channel.fifo")
+
+    def finish() -> dict:
+        left = os.path.lexists(path)
+        if left:
+            os.unlink(path)
+        return {"left": left}
+
+    return Arranged((path, message), finish=finish)
+
+
+class CountingLock:
+    """A lock shared across fork (``multiprocessing.Lock``) that also counts how often the
+    learner's children took it. Use it as ``with lock:`` or ``lock.acquire()`` /
+    ``lock.release()``."""
+
+    def __init__(self):
+        import mmap
+        import multiprocessing
+
+        self._lock = multiprocessing.get_context("fork").Lock()
+        self._counts = mmap.mmap(-1, 16)  # MAP_SHARED: the children's counts reach us
+        self._owner = os.getpid()
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        got = self._lock.acquire(block, timeout)
+        if got:  # counted while held: no count is lost
+            at = 0 if os.getpid() != self._owner else 8
+            self._counts[at : at + 8] = (
+                int.from_bytes(self._counts[at : at + 8], "little") + 1
+            ).to_bytes(8, "little")
+        return got
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def taken_by_children(self) -> int:
+        return int.from_bytes(self._counts[0:8], "little")
+
+    def taken_by_parent(self) -> int:
+        return int.from_bytes(self._counts[8:16], "little")
+
+    def close(self) -> None:
+        self._counts.close()
+
+
+def arrange_counter(case: Case, workdir: str) -> Arranged:
+    processes, increments = case.args
+    lock = CountingLock()
+
+    def finish() -> dict:
+        taken, by_parent = lock.taken_by_children(), lock.taken_by_parent()
+        lock.close()
+        return {"taken": taken, "by_parent": by_parent}
+
+    return Arranged((lock, processes, increments), finish=finish)
+
+
+def _unread_bytes(sock) -> int:
+    """Bytes ``sock`` sent that its peer has not read yet (``SIOCOUTQ``, Linux)."""
+    import array
+    import fcntl
+    import termios
+
+    buf = array.array("i", [0])
+    fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, buf, True)
+    return buf[0]
+
+
+def arrange_exactly(case: Case, workdir: str) -> Arranged:
+    import socket
+
+    first, second = case.args
+    n = len(first) + len(second)
+    learner_end, peer = socket.socketpair()
+
+    def send_in_two_pieces() -> None:
+        learner_end.close()
+        peer.sendall(first)
+        end = time.monotonic() + 5.0
+        while _unread_bytes(peer) and time.monotonic() < end:  # until the learner read it
+            time.sleep(0.001)
+        peer.sendall(second + _NEXT)
+        peer.settimeout(10.0)
+        while peer.recv(1024):  # stay connected until the caller closes its end
+            pass
+
+    pid = _fork_helper(send_in_two_pieces)
+    peer.close()
+
+    def finish() -> dict:
+        kept = learner_end.fileno() != -1
+        try:
+            learner_end.close()
+        except OSError:  # the learner closed the fd under the socket object
+            kept = False
+        _reap(pid)
+        return {"kept": kept}
+
+    return Arranged((learner_end, n), (pid,), finish)
+
+
+def arrange_prefork(case: Case, workdir: str) -> Arranged:
+    import socket
+
+    requests, children = case.args
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(requests + 4)
+    address = listener.getsockname()
+    res_r, res_w = os.pipe()
+
+    def client() -> None:
+        os.close(res_r)
+        listener.close()
+        replies: list = []
+        for _ in range(requests):
+            try:
+                with socket.create_connection(address, timeout=1.0) as s:
+                    s.sendall(b"hello\n")
+                    s.shutdown(socket.SHUT_WR)
+                    reply = b""
+                    while len(reply) < 100:
+                        chunk = s.recv(100)
+                        if not chunk:
+                            break
+                        reply += chunk
+                    replies.append(reply)
+            except OSError:
+                replies.append(None)
+        os.write(res_w, repr(replies).encode())
+        os.close(res_w)
+
+    pid = _fork_helper(client)
+    os.close(res_w)
+
+    def finish() -> dict:
+        data = b""
+        while True:  # the client ends within its timeouts
+            chunk = os.read(res_r, 1 << 16)
+            if not chunk:
+                break
+            data += chunk
+        _close(res_r)
+        _reap(pid)
+        listener.close()
+        replies = ast.literal_eval(data.decode()) if data else [None] * requests
+        return {"replies": replies, "parent": os.getpid()}
+
+    return Arranged((listener, requests, children), (pid,), finish)

@@ -1,0 +1,396 @@
+"""The verdict, in the checker: reads a run's marked lines and the safe runner's report, and
+picks the most useful diagnosis.
+"""
+
+from __future__ import annotations
+
+import ast
+import errno as _errno
+import signal
+
+from .driver import MARK
+from .judges import FIRST, judge_pipeline
+from .records import Exercise
+from .values import unpack
+
+
+class Verdict:
+    """Reads a run's marked lines and report; :meth:`feedback` picks the diagnosis."""
+
+    def __init__(self, ex: Exercise, report):
+        self.ex = ex
+        self.report = report
+        self.events: list = []
+        kept = []
+        rest = report.stdout
+        while MARK in rest:  # a marked line may follow the learner's output without a newline
+            before, _, after = rest.partition(MARK)
+            line, _, rest = after.partition("\n")
+            kept.append(before)
+            try:
+                self.events.append(ast.literal_eval(line.strip()))
+            except (ValueError, SyntaxError):
+                pass
+        kept.append(rest)
+        self.output = "".join(kept)
+        self.helpers = {pid for e in self.events if e[0] == "helpers" for pid in e[2]}
+        starts = [e[1] for e in self.events if e[0] == "start"]
+        self.case = ex.cases[starts[-1]] if starts else None
+        #: How the case the run ended in is named in feedback.
+        self.label = self.case.label if self.case is not None else ""
+
+    def _first(self, kind: str):
+        return next((e for e in self.events if e[0] == kind), None)
+
+    def feedback(self) -> str | None:
+        for diagnose in (
+            self._did_not_start,
+            self._crashed,
+            self._hung,
+            self._child_raised,
+            self._ran_past,
+            self._raised,
+            self._vanished,
+            self._root_causes,
+            self._children,
+            self._results,
+            self._open_fds,
+            self._tidy,
+            self._removed,
+            self._incomplete,
+        ):
+            text = diagnose()
+            if text:
+                return text
+        return None
+
+    # each diagnosis returns feedback or None, most useful first
+    def _did_not_start(self):
+        if self.case is not None:
+            return None
+        error = (self.report.error or "").strip().splitlines()
+        last = error[-1] if error else f"it ended as {self.report.ended!r}"
+        if last.startswith("NameError"):
+            return (
+                f"your code did not get to run: {last} — is it defined in another cell "
+                f"that ran normally? Import it, or define it, in the cell of your "
+                f"function (or a %%ipclab cell)"
+            )
+        return f"your code did not get to run: {last}"
+
+    def _crashed(self):
+        if self.report.ended != "crashed":
+            return None
+        status = self.report.exit_status
+        if status == -signal.SIGPIPE:
+            return (
+                "your process was killed by SIGPIPE (exit status −13) when it wrote to a "
+                "pipe whose reader was gone: with SIGPIPE's default action the kernel "
+                "ends the writer before write() can return an error — how can a process "
+                "ask for the error instead?"
+            )
+        from ..process import signal_name
+
+        return (
+            f"your function's process was killed by {signal_name(-status)} (exit status "
+            f"{status}) {self.label}: who sent it that signal?"
+        )
+
+    def _who(self, who: str) -> str:
+        if who == "your cell's process":
+            return "your parent"
+        pid = int(who.split()[-1]) if who.startswith("child ") else None
+        return "the checker's own helper" if pid in self.helpers else who
+
+    def _holders(self, ends) -> str:
+        return "; ".join(f"{self._who(w)} (fd {fd})" for w, fd in ends)
+
+    def _hung(self):
+        if self.report.ended not in ("deadline", "stopped"):
+            return None
+        prefix = f"{self.label}: your function did not finish in time: "
+        blocked = {b.pid: b for b in self.report.blocked if b.pid not in self.helpers}
+        parent = next((b for b in blocked.values() if b.who == "your cell's process"), None)
+        # a child blocked on a pipe whose other end the parent holds comes first: the parent
+        # is the one that should read (or close)
+        kids = sorted(
+            (b for b in blocked.values() if b is not parent),
+            key=lambda b: not any(w == "your cell's process" for w, _ in b.other_ends),
+        )
+        for b in ([parent] if parent else []) + kids:
+            text = self.ex.on_block.get(("parent" if b is parent else "child", b.syscall))
+            if text:
+                return prefix + text.format(pid=b.pid)
+        if parent is None:
+            if kids:
+                return prefix + self._child_block(kids[0])
+            return prefix + (
+                "it was still running, not waiting in any system call: a loop "
+                "that never ends? (at end of file read() returns b'' at once, "
+                "again and again)"
+            )
+        if parent.syscall in ("read", "readv") and parent.fd_kind in ("pipe", "fifo"):
+            stuck = [
+                blocked[pid]
+                for pid in self._holder_pids(parent.other_ends)
+                if pid in blocked and blocked[pid].syscall in ("read", "readv")
+            ]
+            if stuck:  # the holder waits itself: that is where the chain starts
+                return prefix + self._child_block(stuck[0])
+            kids_holding = [
+                w
+                for w, _ in parent.other_ends
+                if w.startswith("child ") and int(w.split()[-1]) not in self.helpers
+            ]
+            if kids_holding:
+                return prefix + (
+                    f"your parent's read() never returned: after fork() "
+                    f"{kids_holding[0]} still holds a copy of the write end "
+                    f"({self._holders(parent.other_ends)}), and read() returns "
+                    f"end of file only once every copy is closed — who has to "
+                    f"close it?"
+                )
+            if parent.other_ends:
+                return prefix + (
+                    f"your parent's read() never returned: the write end of "
+                    f"that pipe was still open in {self._holders(parent.other_ends)}"
+                    f" — read() returns end of file only once every copy of the "
+                    f"write end is closed, the reader's own copy too"
+                )
+        if parent.syscall in ("write", "writev") and parent.fd_kind in ("pipe", "fifo"):
+            return prefix + (
+                f"your parent's write() blocked on a full {parent.fd_kind}: "
+                f"nobody was reading it (its read end was open in "
+                f"{self._holders(parent.other_ends) or 'nobody'}) — who reads "
+                f"while the parent writes?"
+            )
+        if parent.syscall in ("waitpid", "waitid"):
+            if kids:
+                return prefix + "your parent waited in waitpid(), but " + self._child_block(kids[0])
+            return prefix + (
+                "your parent waited in waitpid() for a child that never ended: "
+                "what was that child doing?"
+            )
+        if parent.syscall == "open":
+            return prefix + (
+                "your parent's open() never returned: opening a FIFO waits "
+                "until another process opens its other end — was anyone "
+                "going to?"
+            )
+        if parent.syscall in ("recvfrom", "recvmsg", "read") and parent.fd_kind == "socket":
+            return prefix + (
+                "your parent's recv() never returned: nothing more was coming "
+                "on that socket — was everything it waited for ever sent?"
+            )
+        if parent.syscall == "accept":
+            return prefix + (
+                "your parent waited in accept() for a connection that never "
+                "came: who accepts, and how many times?"
+            )
+        where = f"{parent.syscall}()" + (f" on fd {parent.fd}" if parent.fd is not None else "")
+        return prefix + f"your parent was waiting in {where} when it was stopped"
+
+    @staticmethod
+    def _holder_pids(ends) -> list:
+        return [int(w.split()[-1]) for w, _ in ends if w.startswith("child ")]
+
+    def _child_block(self, b) -> str:
+        who = f"child {b.pid}"
+        if b.syscall in ("read", "readv") and b.fd_kind in ("pipe", "fifo"):
+            mine = [fd for w, fd in b.other_ends if w == who]
+            if mine:
+                return (
+                    f"{who}'s read() never returned: {who} itself still holds the write "
+                    f"end of that pipe (fd {mine[0]}) — a process that reads until end of "
+                    f"file must first close its own copy of the write end"
+                )
+            return (
+                f"{who}'s read() never returned: the write end was still open in "
+                f"{self._holders(b.other_ends)} — the child reads until end of file: "
+                f"when does that copy get closed?"
+            )
+        if b.syscall in ("write", "writev") and b.fd_kind in ("pipe", "fifo"):
+            return (
+                f"{who} was blocked writing into a full pipe that nobody read (its read "
+                f"end open in {self._holders(b.other_ends) or 'nobody'}) — who was going "
+                f"to read it, and when?"
+            )
+        if b.syscall == "accept":
+            return f"{who} was still waiting in accept() for a client that never came"
+        if b.syscall in ("recvfrom", "recvmsg", "read") and b.fd_kind == "socket":
+            return (
+                f"{who}'s recv() never returned: a stream socket gives end of file only "
+                f"once every copy of its other end is closed — {who} may hold one itself; "
+                f"which copies were still open?"
+            )
+        if b.syscall == "open":
+            return (
+                f"{who}'s open() of the FIFO never returned: opening one end waits until "
+                f"another process opens the other"
+            )
+        return f"{who} was waiting in {b.syscall}()"
+
+    def _exception_words(self, name: str, text: str, line: str, err) -> str:
+        at = f" in `{line}`" if line else ""
+        said = f"{name}: {text}" if text else name
+        if err == _errno.EBADF:
+            return (
+                f"{said}{at}: that descriptor was already closed, or is not the end that "
+                f"call needs — a pipe's fds[0] only reads and fds[1] only writes"
+            )
+        if name == "BlockingIOError":
+            return (
+                f"{said}{at}: EAGAIN means 'not now' — the pipe was empty (or full); "
+                f"that case is yours to handle"
+            )
+        if name == "ChildProcessError":
+            return (
+                f"{said}{at}: there was no such child left to wait for — was it already "
+                f"waited for, or not a child of this process?"
+            )
+        if name == "FileExistsError":
+            return f"{said}{at}: the name was already taken — made twice?"
+        return f"{said}{at}"
+
+    def _child_raised(self):
+        e = self._first("child-raised")
+        if e is None:
+            return None
+        _, i, pid, name, text, line, err = e
+        words = self._exception_words(name, text, line, err)
+        hint = (
+            " — and the child then ran on into the caller's code: a child must end "
+            "even when something fails in it; how?"
+        )
+        if name == "SystemExit":
+            return (
+                f"{self.ex.cases[i].label}: a child (pid {pid}) called sys.exit(): that "
+                f"raises an exception, which carried the child on into the caller's code "
+                f"as a second copy of the parent — which call ends a process at once?"
+            )
+        if name == "ChildProcessError":
+            return (
+                f"{self.ex.cases[i].label}: a child (pid {pid}) tried to wait for "
+                f"children it does not have, in `{line}`: it ran on into the parent's part "
+                f"of the code — where does a child's work end?"
+            )
+        if name in ("FileNotFoundError", "PermissionError") and "exec" in line:
+            hint = (
+                ": a failed exec raises in the child, which then ran on into the rest of "
+                "the program — what must the child do then?"
+            )
+        return f"{self.ex.cases[i].label}: a child (pid {pid}) raised {words}{hint}"
+
+    def _ran_past(self):
+        e = self._first("ran-past")
+        if e is None and "ran past the end of your code" not in self.report.stderr:
+            return None
+        label = self.ex.cases[e[1]].label if e else self.label
+        return (
+            f"{label}: a child returned from your function and ran on into the caller's "
+            f"code, as a second copy of the parent: where the child's work ends, the "
+            f"child must end too — with which call (return and sys.exit both go back to "
+            f"the caller)?"
+        )
+
+    def _raised(self):
+        e = self._first("raised")
+        if e is None:
+            return None
+        _, i, name, text, line, err = e
+        special = self.ex.on_raise.get(name)
+        if special:
+            return f"{self.ex.cases[i].label}: {special}"
+        words = self._exception_words(name, text, line, err)
+        if name == "TypeError" and "argument" in text:
+            words += f" — the checker calls it as `{self.ex.signature[4:-1]}`"
+        return f"{self.ex.cases[i].label}: your function raised {words}"
+
+    def _vanished(self):
+        ended = {e[1] for e in self.events if e[0] in ("returned", "raised")}
+        starts = [e[1] for e in self.events if e[0] == "start"]
+        if not starts or starts[-1] in ended or self.report.ended != "finished":
+            return None
+        return (
+            f"{self.label}: your function never returned: the process that ran it "
+            f"ended, or became another program — exec replaces the process that calls "
+            f"it, and os._exit ends it; which process should do that?"
+        )
+
+    def _children(self):
+        left = [c for c in self.report.children if c.pid not in self.helpers]
+        if not left:
+            return None
+        zombies = [c for c in left if c.how == "zombie"]
+        if zombies:
+            c = zombies[0]
+            more = f" (and {len(zombies) - 1} more)" if len(zombies) > 1 else ""
+            return (
+                f"{self.label}: child {c.pid}{more} ended but nobody waited for it: "
+                f"it stayed a zombie — what collects a child's exit status?"
+            )
+        c = left[0]
+        doing = next((b for b in self.report.blocked if b.pid == c.pid), None)
+        what = f", blocked: {self._child_block(doing)}" if doing else ""
+        return (
+            f"{self.label}: child {c.pid} was still running when your function "
+            f"returned{what} — a parent waits for its children"
+        )
+
+    def _root_causes(self):
+        text = self._results(raw=True)
+        return text[len(FIRST) :] if text and text.startswith(FIRST) else None
+
+    def _results(self, raw: bool = False):
+        for e in self.events:
+            if e[0] != "returned":
+                continue
+            _, i, got, observed = e
+            case = self.ex.cases[i]
+            if self.ex.judge is judge_pipeline:
+                text = judge_pipeline(case, unpack(got), observed, self.output)
+            else:
+                text = self.ex.judge(case, unpack(got), observed)
+            if text:
+                return text if raw else text.removeprefix(FIRST)
+        return None
+
+    def _open_fds(self):
+        fds = self.report.open_fds
+        if not fds:
+            return None
+        from ..safecell import describe_fd
+
+        ends = ", ".join(describe_fd(f) for f in fds)
+        return (
+            f"{self.label}: {ends} {'was' if len(fds) == 1 else 'were'} still open "
+            f"when your function returned: a function closes every descriptor it opens "
+            f"(in each process) — which one did you not need any more?"
+        )
+
+    def _tidy(self):
+        if self.ex.tidy is None:
+            return None
+        for e in self.events:
+            if e[0] == "returned":
+                text = self.ex.tidy(self.ex.cases[e[1]], e[3])
+                if text:
+                    return text
+        return None
+
+    def _incomplete(self):
+        if self._first("done") is not None:
+            return None
+        return (
+            f"{self.label} your function did not get through "
+            f"every case (the run ended as {self.report.ended!r}): "
+            f"{(self.report.error or '').strip()[-200:]}"
+        ).strip()
+
+    def _removed(self):
+        if not self.report.removed:
+            return None
+        return (
+            f"{self.report.removed[0]} was left behind when your function returned: "
+            f"remove what you create"
+        )
