@@ -308,3 +308,26 @@ def test_a_function_from_a_notebook_cell_brings_its_helpers_and_earlier_ipclab_c
         assert coding.check_code("01-exit-code", namespace["exit_code_of_child"]).passed
     finally:
         del linecache.cache[name]
+
+
+def test_grade_finds_the_function_by_name_and_never_prints_or_raises(capsys):
+    """What a grader calls in the learner's kernel: the verdict, quietly."""
+    from ipclab import coding
+
+    import linecache
+
+    source = ("import os\n"
+              "def exit_code_of_child(code):\n"
+              "    pid = os.fork()\n"
+              "    if pid == 0:\n"
+              "        os._exit(code)\n"
+              "    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])\n")
+    linecache.cache["<learner's cell>"] = (len(source), None, source.splitlines(True),
+                                           "<learner's cell>")  # as IPython registers a cell
+    namespace: dict = {}
+    exec(compile(source, "<learner's cell>", "exec"), namespace)
+    passed, feedback = coding.grade("01-exit-code", {})
+    assert (passed, feedback.startswith("✘ 01-exit-code: not answered yet")) == (False, True)
+    passed, feedback = coding.grade("01-exit-code", namespace)
+    assert (passed, feedback.startswith("✔ 01-exit-code: right")) == (True, True), feedback
+    assert capsys.readouterr().out == ""

@@ -41,8 +41,8 @@ handed in), :mod:`~ipclab.coding.values` (results on their way back), and
 
 from .arrange import CountingLock as CountingLock
 from .catalogue import coding_ids
-from .check import CodeCheck, check_code, describe, stub
+from .check import CodeCheck, check_code, describe, grade, stub
 from .values import Big as Big
 from .values import Opaque as Opaque
 
-__all__ = ["CodeCheck", "check_code", "describe", "stub", "coding_ids"]
+__all__ = ["CodeCheck", "check_code", "grade", "describe", "stub", "coding_ids"]

@@ -91,6 +91,23 @@ def check_code(exercise_id: str, func_or_source: Any) -> CodeCheck:
     raise WrongAnswer(line)
 
 
+def grade(exercise_id: str, namespace: dict) -> tuple[bool, str]:
+    """For a grader: check the function the exercise asks for, looked up by name in
+    ``namespace`` (the globals of the learner's kernel), without printing or raising;
+    ``(passed, the ✔/✘ line)``. A missing function, a wrong one or one that does not even
+    compile is a fail, never an error of the grader's."""
+    import contextlib
+    import io
+
+    ex = get_exercise(exercise_id)
+    func = namespace.get(ex.func_name)
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            return True, check_code(exercise_id, func).feedback
+        except (AssertionError, SyntaxError, TypeError, ValueError) as exc:
+            return False, str(exc) or f"{type(exc).__name__} in {ex.func_name}"
+
+
 def _fail(ex: Exercise, error: type, text: str):
     line = f"✘ {ex.id}: {text}"
     print(line)
