@@ -23,7 +23,8 @@ from ipclab.cli import main as cli_main
 from ipclab.errors import ChildFailedError, ChildTimeoutError, IpclabError
 
 # serve() forks from the test process and refuses to when another Python thread runs (see
-# webserver._require_no_python_threads); pytest-timeout's "thread" method is such a thread.
+# webserver._server._require_no_python_threads); pytest-timeout's "thread" method is such a
+# thread.
 # SIGALRM keeps the test process single-threaded, and no test here touches SIGALRM.
 pytestmark = pytest.mark.timeout(300, method="signal")
 
