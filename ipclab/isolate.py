@@ -114,10 +114,15 @@ def iterate(func: Callable, *args: Any, deadline_s: float, always: bool = False,
 
 
 def _describe(func: Callable) -> str:
-    """``"ipclab.pipes.fill_pipe"`` for an experiment's body ``ipclab.pipes._fill_pipe``."""
+    """``"ipclab.pipes.fill_pipe"`` for an experiment's body ``ipclab.pipes._fill_pipe``, and
+    ``"ipclab.webserver.load_run"`` for ``ipclab.webserver._load.load_run``: the name a
+    learner calls it by, without the private parts of a package."""
     name = getattr(func, "__qualname__", repr(func)).lstrip("_")
     module = getattr(func, "__module__", None)
-    return f"{module}.{name}" if module else name
+    if not module:
+        return name
+    public = ".".join(part for part in module.split(".") if not part.startswith("_"))
+    return f"{public}.{name}"
 
 
 class _Helper:
