@@ -13,3 +13,5 @@ from .shm import *  # noqa: F401,F403
 from .throughput import *  # noqa: F401,F403
 from .web import *  # noqa: F401,F403
 from .fds import *  # noqa: F401,F403
+from .multiplexing import *  # noqa: F401,F403
+from .lifecycle import *  # noqa: F401,F403
