@@ -244,16 +244,20 @@ def _reap_orphans(timeout_s: float = 1.0) -> None:
             time.sleep(0.005)
 
 
-def _fifos(cwd: str) -> set:
-    """FIFOs in the folder the code runs in and in this helper's private temp folder."""
-    found = set()
+def _fifos(cwd: str) -> dict:
+    """FIFOs and named sockets in the folder the code runs in and in this helper's private
+    temp folder: ``{path: "FIFO" or "socket file"}``."""
+    found = {}
     for folder in {cwd, os.environ.get("IPCLAB_TMPDIR") or cwd}:
         for path in glob.glob(os.path.join(glob.escape(folder), "*")):
             try:
-                if stat.S_ISFIFO(os.lstat(path).st_mode):
-                    found.add(path)
+                mode = os.lstat(path).st_mode
             except OSError:
-                pass
+                continue
+            if stat.S_ISFIFO(mode):
+                found[path] = "FIFO"
+            elif stat.S_ISSOCK(mode):
+                found[path] = "socket file"
     return found
 
 
@@ -261,13 +265,16 @@ def _shm() -> set:
     return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
 
 
-def _remove_new(cwd: str, fifos_before: set, shm_before: set) -> list[str]:
-    """Remove the FIFOs and shared-memory segments that appeared while the code ran."""
+def _remove_new(cwd: str, fifos_before: dict, shm_before: set) -> list[str]:
+    """Remove the FIFOs, named sockets and shared-memory segments that appeared while the
+    code ran."""
     removed = []
-    for path in sorted(_fifos(cwd) - fifos_before):
+    for path, kind in sorted(_fifos(cwd).items()):
+        if path in fifos_before:
+            continue
         try:
             os.unlink(path)
-            removed.append(f"the FIFO {os.path.basename(path)}")
+            removed.append(f"the {kind} {os.path.basename(path)}")
         except OSError:
             pass
     for name in sorted(_shm() - shm_before):

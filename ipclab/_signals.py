@@ -4,14 +4,21 @@ button while a cleanup runs, and turn ``SIGTERM`` into an exception so that ever
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["kill_group", "InterruptGuard", "Stop", "raise_stop_on"]
+__all__ = ["kill_group", "InterruptGuard", "Stop", "raise_stop_on", "held_back",
+           "RAISING_SIGNALS"]
 
 _SIGKILL = getattr(signal, "SIGKILL", 9)  # Windows has none; ipclab refuses to fork there
+#: Signals whose Python handlers may raise (the stop button, pytest-timeout, the helper's
+#: SIGTERM).
+RAISING_SIGNALS = frozenset(getattr(signal, n) for n in ("SIGINT", "SIGALRM", "SIGTERM")
+                            if hasattr(signal, n))
 
 
 def kill_group(pgid: int, sig: int = _SIGKILL) -> None:
@@ -76,3 +83,19 @@ def raise_stop_on(*signals: int) -> None:
     """From now on, each of ``signals`` (``SIGTERM``, ``SIGINT``) raises :class:`Stop`."""
     for sig in signals:
         signal.signal(sig, _raise_stop)
+
+
+@contextlib.contextmanager
+def held_back() -> Iterator[set]:
+    """Hold back :data:`RAISING_SIGNALS` for a few statements that must not be cut in two
+    (forget an fd only once it is closed; fork and record the child): a signal that arrives
+    meanwhile is delivered, and its handler raises, when the block ends. Yields the previous
+    signal mask (a forked child restores it itself)."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        yield set()
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, RAISING_SIGNALS)
+    try:
+        yield mask
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)

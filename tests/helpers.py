@@ -33,8 +33,12 @@ def keyboard_interrupt_after(seconds: float, fired: list | None = None, times: i
             give_back()
         raise KeyboardInterrupt
 
-    old_handler = signal.signal(signal.SIGALRM, handler)
-    old_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds, interval_s)
+    # Read what is to be handed back before arming: a very short first delay may fire
+    # before setitimer has returned.
+    old_handler = signal.getsignal(signal.SIGALRM)
+    old_delay = signal.getitimer(signal.ITIMER_REAL)[0]
+    signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds, interval_s)
     try:
         yield fired
     finally:

@@ -254,3 +254,14 @@ def test_bad_input_is_refused_before_any_fork(kwargs, error, match):
     with pytest.raises(error, match=match):
         safecell.run_code(echo=False, **kwargs)
     assert psutil.Process().children() == []
+
+
+def test_a_named_socket_left_behind_is_removed():
+    report = run("""
+        import socket
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind("left.sock")   # and never unlinked
+        server.close()
+    """)
+    assert report.removed == ("the socket file left.sock",)
+    assert not os.path.exists("left.sock")

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from .. import _frames, _platform
 from .._check import check_int, check_seconds
 from .._resources import close_quietly, new_pipe
+from .._signals import RAISING_SIGNALS
 from ..errors import ChildFailedError, ChildTimeoutError
 
 __all__ = ["ChildExit", "Child", "Supervised", "start_child", "run_child", "call_in_child",
@@ -24,10 +25,6 @@ DEFAULT_DEADLINE_S = 10.0
 
 _SIGKILL = getattr(signal, "SIGKILL", 9)  # Windows has none; ipclab refuses to fork there
 _POLL_S = 0.005  # wait step where there is no pidfd (macOS)
-#: Signals whose Python handlers may raise (the stop button, pytest-timeout, the helper's
-#: SIGTERM): held back while os.fork runs.
-_RAISING_SIGNALS = {getattr(signal, n) for n in ("SIGINT", "SIGALRM", "SIGTERM")
-                    if hasattr(signal, n)}
 
 
 class ChildExit(NamedTuple):
@@ -392,35 +389,46 @@ def start_child(target: Callable, *args: Any, deadline_s: float = DEFAULT_DEADLI
         keep.add(fd)
     _load_prctl()
     parent_pid = os.getpid()
-    read_fd, write_fd = new_pipe()
     flush_std_streams()
+    # From the pipe to the Child that owns it, nothing may be cut in two: hold back the
+    # signals whose handlers raise. (An interrupt inside os.fork's at-fork hooks — logging
+    # registers one — would even be printed as "Exception ignored" and lost.) A signal that
+    # arrives meanwhile is delivered when the mask is restored: in the parent once the
+    # Child exists, in the child by _child_main.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, RAISING_SIGNALS)
+    try:
+        read_fd, write_fd = new_pipe()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
     started = time.monotonic()
-    # An interrupt raised inside os.fork's at-fork hooks (logging registers one) is printed
-    # as "Exception ignored" and lost: hold back the signals whose handlers raise until
-    # fork has returned, in the parent (below, inside the try) and in the child.
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _RAISING_SIGNALS)
     try:
         pid = os.fork()
     except BaseException:
-        os.close(read_fd)
-        os.close(write_fd)
+        close_quietly(read_fd, write_fd)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         raise
     if pid == 0:  # child
         os.close(read_fd)
         _child_main(write_fd, keep, parent_pid, target, args, kwargs, mask)
+    child = None
     try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending interrupt lands here
         os.close(write_fd)  # only the child writes reports
         try:
             os.setpgid(pid, pid)  # also from the parent: no race with a killpg right after fork
         except (PermissionError, ProcessLookupError):
             pass  # the child already exec'd or exited; its own setpgid stands
-        return Child(pid, read_fd, deadline_s, started)
-    except BaseException:  # interrupted between fork and here: leave no child behind
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        close_quietly(read_fd, write_fd)
+        child = Child(pid, read_fd, deadline_s, started)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending interrupt lands here
+        return child
+    except BaseException:  # interrupted before the caller has the Child: leave nothing
+        if child is not None:
+            child.close()
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            close_quietly(read_fd)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         raise
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from .. import _platform
 from .._check import check_seconds
 from .._resources import close_quietly, new_pipe
+from .._signals import held_back
 from ._child import _POLL_S, DEFAULT_DEADLINE_S, Child, ChildExit, start_child
 
 __all__ = ["ChildGroup"]
@@ -68,10 +69,11 @@ class ChildGroup:
 
     def release(self) -> None:
         """Open the gate: close what was given, then let every child run. Idempotent."""
-        given, self._given = self._given, []
-        close_quietly(*given)
-        gate, self._gate = self._gate, [None, None]
-        close_quietly(gate[0], gate[1])  # closing the write end is the start signal
+        with held_back():  # an interrupt between closing and forgetting would leak an fd
+            close_quietly(*self._given)
+            self._given = []
+            close_quietly(*self._gate)  # closing the write end is the start signal
+            self._gate = [None, None]
 
     def wait(self, fail_fast: bool = False) -> list[ChildExit]:
         """Open the gate and wait for every child (each until its deadline); return how
