@@ -56,7 +56,8 @@ __version__ = "0.2.0"
 __all__ = [
     # experiment modules
     "coding", "conversation", "exercises", "facts", "fifos", "isolation", "pipeline", "pipes", "process",
-    "shm", "speedup", "throughput", "webserver",
+    "shm", "speedup", "throughput", "webserver", "multiplexing", "lifecycle", "sockets",
+    "mappings",
     # errors
     "IpclabError", "ChildFailedError", "ChildTimeoutError", "ExperimentInterrupted", "LimitError",
     "UnsupportedPlatformError",
@@ -75,7 +76,8 @@ __all__ = [
 #: Modules imported on first attribute access (``ipclab.fifos``), PEP 562.
 _LAZY = ("conversation", "exercises", "fifos", "isolation", "pipeline", "shm", "speedup",
          "throughput", "webserver", "plots", "live", "widgets", "report", "safecell", "fdmap",
-         "magic", "compare", "creference", "coding")
+         "magic", "compare", "creference", "coding", "multiplexing", "lifecycle",
+         "sockets", "mappings")
 
 
 def __getattr__(name: str):

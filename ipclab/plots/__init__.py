@@ -15,3 +15,5 @@ from .web import *  # noqa: F401,F403
 from .fds import *  # noqa: F401,F403
 from .multiplexing import *  # noqa: F401,F403
 from .lifecycle import *  # noqa: F401,F403
+from .sockets import *  # noqa: F401,F403
+from .mappings import *  # noqa: F401,F403
