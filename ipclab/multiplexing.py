@@ -1,14 +1,9 @@
-"""Deadlock between pipes, and one process waiting on many pipes at once.
+"""One process waiting on many pipes at once.
 
-What notebook 10 measures:
+What notebook 10 measures, after the deadlocks of :mod:`ipclab.deadlock` (whose experiments
+are importable from here too: :func:`exchange`, :func:`read_one_stream`,
+:func:`stdio_buffering`):
 
-- :func:`exchange` — two processes that each write a message to the other before reading:
-  above the pipe's capacity both block in ``write()`` forever (cut at a deadline; the state
-  of both from ``/proc``);
-- :func:`read_one_stream` — a child that fills its stderr while the parent reads only its
-  stdout: the same deadlock, and the cure ``subprocess.communicate()`` uses (wait on both);
-- :func:`stdio_buffering` — a Python child's ``print`` into a pipe does not arrive until
-  the child exits, unless it is flushed;
 - :func:`nonblocking_pipe` — ``O_NONBLOCK``: ``EAGAIN`` instead of waiting (no fork);
 - :func:`serve_pipes` — one reader, several writers that start one after the other, each
   more than a pipe holds: reading the pipes in a fixed order deadlocks, ``select``/``poll``/
@@ -23,7 +18,6 @@ a deadline; every child is started, reaped and killed by :mod:`ipclab.process`.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import select
 import selectors
@@ -35,18 +29,48 @@ from typing import NamedTuple
 from . import _answers, _platform, fdmap, isolate
 from ._check import check_bytes, check_choice, check_int, check_int_list, check_seconds
 from ._resources import close_quietly, new_pipe, open_pipe
-from .process import ChildGroup, start_child
+from .deadlock import (
+    BUFFERING_MODES,
+    STREAM_READERS,
+    Buffering,
+    Exchange,
+    ProcessWait,
+    TwoStreams,
+    exchange,
+    pipe_capacity_bytes,
+    process_wait,
+    read_one_stream,
+    settle,
+    stdio_buffering,
+    wait_all,
+    write_all,
+)
+from .process import ChildGroup
 
-__all__ = ["ProcessWait", "Exchange", "TwoStreams", "Buffering", "NonBlocking", "Served",
-           "WakeupSample", "exchange", "read_one_stream", "stdio_buffering", "nonblocking_pipe",
-           "serve_pipes", "wakeup_cost", "pipe_capacity_bytes", "STREAM_READERS",
-           "BUFFERING_MODES", "SERVE_METHODS", "WAKEUP_METHODS", "check", "exercise_ids",
-           "EXERCISES"]
+__all__ = [
+    "ProcessWait",
+    "Exchange",
+    "TwoStreams",
+    "Buffering",
+    "NonBlocking",
+    "Served",
+    "WakeupSample",
+    "exchange",
+    "read_one_stream",
+    "stdio_buffering",
+    "nonblocking_pipe",
+    "serve_pipes",
+    "wakeup_cost",
+    "pipe_capacity_bytes",
+    "STREAM_READERS",
+    "BUFFERING_MODES",
+    "SERVE_METHODS",
+    "WAKEUP_METHODS",
+    "check",
+    "exercise_ids",
+    "EXERCISES",
+]
 
-#: How the parent of :func:`read_one_stream` reads: stdout only, or both as ``communicate``.
-STREAM_READERS = ("stdout only", "both")
-#: How the Python child of :func:`stdio_buffering` prints.
-BUFFERING_MODES = ("print", "print(flush=True)", "python -u")
 #: How the reader of :func:`serve_pipes` waits.
 SERVE_METHODS = ("in order", "select", "poll", "selectors")
 #: What :func:`wakeup_cost` times (``epoll`` on Linux only).
@@ -55,66 +79,6 @@ WAKEUP_METHODS = ("select", "poll", "epoll")
 _SETTLE_S = 2.0
 #: Extra deadline for children over the wait the caller asked for, in seconds.
 _MARGIN_S = 5.0
-
-
-class ProcessWait(NamedTuple):
-    """Where one process was when it was looked at (``/proc``)."""
-
-    #: ``"A"``, ``"B"``, ``"child"``, ``"writer 3"``, ...
-    role: str
-    #: One letter: ``S`` sleeping (blocked), ``R`` running, ``Z`` ended, ``""`` gone.
-    state: str
-    #: The system call it was in (``"write"``), or ``""``.
-    syscall: str
-    #: The descriptor that call was on, or None.
-    fd: int | None
-    #: The kernel function it slept in (``"pipe_write"``), or ``""``.
-    wchan: str
-
-
-class Exchange(NamedTuple):
-    """Two processes that each write ``message_bytes`` to the other, then read
-    (:func:`exchange`)."""
-
-    message_bytes: int
-    #: Capacity of each of the two pipes, bytes.
-    pipe_capacity_bytes: int
-    #: True if both wrote, read the other's whole message and exited.
-    finished: bool
-    #: True if both were still blocked in ``write()`` when looked at (then killed).
-    deadlocked: bool
-    #: A and B when looked at (after they finished, or once both were blocked).
-    states: tuple
-    #: Bytes waiting in the pipe A→B and in the pipe B→A when looked at.
-    queued_bytes: tuple
-    #: Bytes each read of the other's message (A, B).
-    read_bytes: tuple
-
-
-class TwoStreams(NamedTuple):
-    """A child's stdout and stderr, both pipes, read by its parent (:func:`read_one_stream`)."""
-
-    reader: str
-    stderr_bytes: int
-    stdout_bytes: int
-    #: What the parent received on each stream, bytes.
-    stdout_read_bytes: int
-    stderr_read_bytes: int
-    #: True if the child ended and the parent saw end of file on what it read.
-    finished: bool
-    #: The child when looked at: blocked in ``write()`` on fd 2 when the parent read stdout only.
-    child: ProcessWait
-
-
-class Buffering(NamedTuple):
-    """When a Python child's printed line reaches its parent (:func:`stdio_buffering`)."""
-
-    mode: str
-    #: Bytes the parent received while the child was still running (it waits to be told).
-    bytes_before_exit: int
-    #: Bytes that arrived once the child was told to exit.
-    bytes_after_exit: int
-    text: str
 
 
 class NonBlocking(NamedTuple):
@@ -160,284 +124,6 @@ class WakeupSample(NamedTuple):
     seconds_per_call: float
 
 
-# -- small helpers ---------------------------------------------------------------------------
-def pipe_capacity_bytes() -> int:
-    """The capacity of a new pipe on this system, in bytes (``F_GETPIPE_SZ``; 65,536 where
-    the call does not exist)."""
-    with open_pipe() as (r, _w):
-        try:
-            return fcntl.fcntl(r, getattr(fcntl, "F_GETPIPE_SZ", 1032))
-        except OSError:
-            return 65536
-
-
-def _queued(fd: int) -> int:
-    """Bytes waiting to be read in the pipe ``fd`` is an end of (``FIONREAD``)."""
-    import array
-    import termios
-
-    buf = array.array("i", [0])
-    fcntl.ioctl(fd, termios.FIONREAD, buf, True)
-    return buf[0]
-
-
-def _wait_of(role: str, pid: int) -> ProcessWait:
-    s = fdmap.process_state(pid)
-    if s is None:
-        return ProcessWait(role, "", "", None, "")
-    return ProcessWait(role, s.state, s.syscall, s.fd, s.wchan)
-
-
-def _settle(children: list, calls: tuple, wait_s: float) -> None:
-    """Wait until every live one of ``children`` sleeps in one of ``calls`` (or ended), at
-    most ``wait_s`` seconds: blocked is then a fact, not a guess about timing."""
-    end = time.monotonic() + wait_s
-    while time.monotonic() < end:
-        states = [fdmap.process_state(c.pid) for c in children if c.alive()]
-        if all(s is None or s.state == "Z" or (s.state == "S" and s.syscall in calls)
-               for s in states):
-            return
-        time.sleep(0.002)
-
-
-def _wait_all(children: list, timeout_s: float) -> bool:
-    """Wait until every child has ended, at most ``timeout_s``; True if they all did."""
-    end = time.monotonic() + timeout_s
-    while True:
-        pending = [c for c in children if c.alive()]
-        left = end - time.monotonic()
-        if not pending:
-            return True
-        if left <= 0:
-            return False
-        fds = [c.pidfd for c in pending if c.pidfd is not None]
-        if len(fds) == len(pending):
-            select.select(fds, [], [], left)
-        else:
-            time.sleep(min(left, 0.005))
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _read_exactly(fd: int, n: int) -> int:
-    got = 0
-    while got < n:
-        chunk = os.read(fd, min(1 << 16, n - got))
-        if not chunk:
-            break
-        got += len(chunk)
-    return got
-
-
-# -- 1. two processes, each writing before reading --------------------------------------------
-def _write_then_read(w: int, r: int, n: int) -> int:
-    """Child: send ``n`` bytes, then read ``n`` bytes of the other's message."""
-    _write_all(w, b"x" * n)
-    return _read_exactly(r, n)
-
-
-def exchange(message_bytes: int, wait_s: float = 2.0) -> Exchange:
-    """Two children A and B, a pipe each way; each writes ``message_bytes`` to the other and
-    only then reads. Looked at once both have finished, or once both are asleep in
-    ``write()`` with both pipes full — a deadlock, proven from ``/proc`` — and then killed;
-    ``wait_s`` seconds bound the wait where neither is seen."""
-    message_bytes = check_bytes("message_bytes", message_bytes, 1, 16 << 20)
-    wait_s = check_seconds("wait_s", wait_s, 0.0, 10.0)
-    _platform.require("fork")
-    return isolate.call(_exchange, message_bytes, wait_s, deadline_s=wait_s + _MARGIN_S)
-
-
-def _exchange(message_bytes: int, wait_s: float) -> Exchange:
-    with open_pipe() as ab, open_pipe() as ba, \
-            ChildGroup(deadline_s=wait_s + _MARGIN_S) as group:
-        a = group.start(_write_then_read, ab[1], ba[0], message_bytes, pass_fds=(ab[1], ba[0]))
-        b = group.start(_write_then_read, ba[1], ab[0], message_bytes, pass_fds=(ba[1], ab[0]))
-        group.give(ab[1], ba[1])  # the parent keeps the read ends only to look (FIONREAD)
-        ab[1] = ba[1] = None
-        group.release()
-        capacity = pipe_capacity_bytes()
-        end = time.monotonic() + wait_s
-        while True:
-            finished = _wait_all([a, b], 0.002)
-            states = (_wait_of("A", a.pid), _wait_of("B", b.pid))
-            queued = (_queued(ab[0]), _queued(ba[0]))
-            # Both asleep in write() with both pipes full: nobody will ever read. Proven.
-            deadlocked = (all(s.state == "S" and s.syscall == "write" for s in states)
-                          and queued == (capacity, capacity))
-            if finished or deadlocked or time.monotonic() >= end:
-                break
-        if finished:
-            read = tuple(end.value() for end in group.wait())
-        else:
-            group.close()
-            read = (0, 0)
-    return Exchange(message_bytes, capacity, finished, deadlocked, states, queued, read)
-
-
-# -- 2. a child's stdout and stderr -----------------------------------------------------------
-def _chatty(out_w: int, err_w: int, stderr_bytes: int, stdout_bytes: int) -> None:
-    """Child: stdout and stderr are the pipes; write stderr first, then stdout."""
-    os.dup2(out_w, 1)
-    os.dup2(err_w, 2)
-    os.close(out_w)
-    os.close(err_w)
-    _write_all(2, b"e" * stderr_bytes)
-    _write_all(1, b"o" * stdout_bytes)
-    os.close(1)
-    os.close(2)
-
-
-def read_one_stream(stderr_bytes: int, reader: str = "stdout only", stdout_bytes: int = 100,
-                    wait_s: float = 2.0) -> TwoStreams:
-    """A child writes ``stderr_bytes`` to its stderr, then ``stdout_bytes`` to its stdout,
-    both pipes to the parent. The parent reads ``"stdout only"`` to end of file (then
-    stderr), or ``"both"`` as they come (what ``subprocess.communicate()`` does). It gives
-    up after ``wait_s`` seconds without data, or at once when ``/proc`` shows the child
-    asleep in ``write()`` with the pipe nobody reads full."""
-    stderr_bytes = check_bytes("stderr_bytes", stderr_bytes, 0, 16 << 20)
-    stdout_bytes = check_bytes("stdout_bytes", stdout_bytes, 0, 16 << 20)
-    reader = check_choice("reader", reader, STREAM_READERS)
-    wait_s = check_seconds("wait_s", wait_s, 0.0, 10.0)
-    _platform.require("fork")
-    return isolate.call(_read_one_stream, stderr_bytes, reader, stdout_bytes, wait_s,
-                        deadline_s=wait_s + _MARGIN_S + 5.0)
-
-
-def _read_one_stream(stderr_bytes: int, reader: str, stdout_bytes: int,
-                     wait_s: float) -> TwoStreams:
-    got = {"stdout": 0, "stderr": 0}
-    with open_pipe() as out, open_pipe() as err:
-        child = start_child(_chatty, out[1], err[1], stderr_bytes, stdout_bytes,
-                            pass_fds=(out[1], err[1]), deadline_s=wait_s + _MARGIN_S + 5.0)
-        with child:
-            close_quietly(out[1], err[1])
-            out[1] = err[1] = None
-            names = {out[0]: "stdout", err[0]: "stderr"}
-            order = [[out[0]], [err[0]]] if reader == "stdout only" else [[out[0], err[0]]]
-            unread = {out[0]: err[0], err[0]: out[0]}
-            capacity = pipe_capacity_bytes()
-
-            def stuck(fds: list) -> bool:
-                """The child sleeps in write() on the stream nobody reads, whose pipe is
-                full: it cannot go on until that pipe is read. Proven, no need to wait."""
-                if len(fds) != 1:
-                    return False
-                s = fdmap.process_state(child.pid)
-                return (s is not None and s.state == "S" and s.syscall == "write"
-                        and _queued(unread[fds[0]]) >= capacity)
-
-            finished = True
-            for fds in order:
-                if not _drain(fds, names, got, wait_s, stuck):
-                    finished = False
-                    break
-            if finished:
-                finished = _wait_all([child], wait_s)
-            else:
-                _settle([child], ("write",), _SETTLE_S)
-            seen = _wait_of("child", child.pid)
-    return TwoStreams(reader, stderr_bytes, stdout_bytes, got["stdout"], got["stderr"],
-                      finished, seen)
-
-
-def _drain(fds: list, names: dict, got: dict, wait_s: float, stuck) -> bool:
-    """Read ``fds`` until end of file on all (True), or ``wait_s`` without data or until
-    ``stuck(fds)`` says no data can ever come (False)."""
-    fds = list(fds)
-    quiet_since = time.monotonic()
-    while fds:
-        ready = select.select(fds, [], [], 0.005)[0]
-        if not ready:
-            if stuck(fds) or time.monotonic() - quiet_since >= wait_s:
-                return False
-            continue
-        quiet_since = time.monotonic()
-        for fd in ready:
-            chunk = os.read(fd, 1 << 16)
-            if chunk:
-                got[names[fd]] += len(chunk)
-            else:
-                fds.remove(fd)
-    return True
-
-
-# -- 3. stdio buffering -----------------------------------------------------------------------
-_PRINTER = ("import os, sys\n"
-            "print('ready', {flush})\n"
-            "os.read(int(sys.argv[1]), 1)  # wait until the parent says: exit\n")
-
-
-def _run_python(out_w: int, go_r: int, mode: str) -> None:
-    """Child: stdout is the pipe; become a fresh Python that prints, then waits on ``go_r``."""
-    os.dup2(out_w, 1)
-    os.close(out_w)
-    os.set_inheritable(go_r, True)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    code = _PRINTER.format(flush="flush=True" if mode == "print(flush=True)" else "")
-    argv = [sys.executable] + (["-u"] if mode == "python -u" else []) + ["-c", code, str(go_r)]
-    os.execve(sys.executable, argv, env)
-
-
-def stdio_buffering(mode: str = "print", wait_s: float = 0.5) -> Buffering:
-    """A fresh Python program prints one line into a pipe (its stdout), then waits until the
-    parent tells it to exit. What has reached the parent once the program has printed and
-    waits (seen in ``/proc``; elsewhere than Linux after ``wait_s`` seconds), and what
-    arrives once it exits? ``mode``: one of :data:`BUFFERING_MODES`."""
-    mode = check_choice("mode", mode, BUFFERING_MODES)
-    wait_s = check_seconds("wait_s", wait_s, 0.0, 10.0)
-    _platform.require("fork", "execve")
-    return isolate.call(_stdio_buffering, mode, wait_s, deadline_s=wait_s + _MARGIN_S + 10.0)
-
-
-def _stdio_buffering(mode: str, wait_s: float) -> Buffering:
-    before = bytearray()
-    after = bytearray()
-    with open_pipe() as out, open_pipe() as go:
-        child = start_child(_run_python, out[1], go[0], mode, pass_fds=(out[1], go[0]),
-                            deadline_s=wait_s + _MARGIN_S + 10.0)
-        with child:
-            close_quietly(out[1], go[0])
-            out[1] = go[0] = None
-            # The child cannot exit before we say so. Once it waits on the go pipe its
-            # print is done: what the pipe holds then is all that print sent while running.
-            end = time.monotonic() + wait_s + 5.0  # Python's start-up comes first
-            if _started_python(child.pid, end) is None:  # pragma: no cover - not Linux
-                time.sleep(wait_s)
-            while select.select([out[0]], [], [], 0)[0]:
-                chunk = os.read(out[0], 1 << 16)
-                if not chunk:
-                    break
-                before += chunk
-            close_quietly(go[1])  # now exit
-            go[1] = None
-            while select.select([out[0]], [], [], wait_s + _MARGIN_S)[0]:
-                chunk = os.read(out[0], 1 << 16)
-                if not chunk:
-                    break
-                after += chunk
-    return Buffering(mode, len(before), len(after), (before + after).decode(errors="replace"))
-
-
-def _started_python(pid: int, end: float) -> float | None:
-    """Wait until ``pid`` has run its code up to waiting on the go pipe: then its print is
-    done. Returns that moment (monotonic seconds), or None if it never got there (or
-    this is not Linux, where ``/proc`` cannot tell)."""
-    if not _platform.IS_LINUX:
-        return None
-    while time.monotonic() < end:
-        s = fdmap.process_state(pid)
-        if s is None or s.state == "Z":
-            return None
-        if s.state == "S" and s.syscall == "read" and s.fd is not None and s.fd > 2:
-            return time.monotonic()
-        time.sleep(0.002)
-    return None
-
-
 # -- 4. O_NONBLOCK ----------------------------------------------------------------------------
 def nonblocking_pipe(write_bytes: int = 4096) -> NonBlocking:
     """Read an empty pipe and fill a full one with ``O_NONBLOCK`` set (no fork): each call
@@ -481,11 +167,12 @@ def _writer_after(go_r: int | None, done_w: int | None, out_w: int, n: int) -> N
     bytes, exit (which closes ``done_w``: the next writer may start)."""
     if go_r is not None:
         os.read(go_r, 1)
-    _write_all(out_w, b"w" * n)
+    write_all(out_w, b"w" * n)
 
 
-def serve_pipes(writers: int = 3, method: str = "selectors", bytes_each: int = 100_000,
-                wait_s: float = 2.0) -> Served:
+def serve_pipes(
+    writers: int = 3, method: str = "selectors", bytes_each: int = 100_000, wait_s: float = 2.0
+) -> Served:
     """``writers`` children, each with a pipe to the reader; writer *k* starts only when
     writer *k+1* has exited, the last one at once, and each writes ``bytes_each``. The reader
     reads the pipes ``"in order"`` (0, 1, ...: each to end of file) or waits on all of them
@@ -499,8 +186,14 @@ def serve_pipes(writers: int = 3, method: str = "selectors", bytes_each: int = 1
     _platform.require("fork")
     if method == "poll" and not hasattr(select, "poll"):
         raise ValueError("method 'poll' is not available here; use 'select' or 'selectors'")
-    return isolate.call(_serve_pipes, writers, method, bytes_each, wait_s,
-                        deadline_s=wait_s * (writers + 1) + _MARGIN_S + 10.0)
+    return isolate.call(
+        _serve_pipes,
+        writers,
+        method,
+        bytes_each,
+        wait_s,
+        deadline_s=wait_s * (writers + 1) + _MARGIN_S + 10.0,
+    )
 
 
 def _serve_pipes(writers: int, method: str, bytes_each: int, wait_s: float) -> Served:
@@ -514,8 +207,9 @@ def _serve_pipes(writers: int, method: str, bytes_each: int, wait_s: float) -> S
                 go = chain[k][0] if k < writers - 1 else None
                 done = chain[k - 1][1] if k > 0 else None
                 fds = tuple(fd for fd in (go, done, pipes[k][1]) if fd is not None)
-                kids.append(group.start(_writer_after, go, done, pipes[k][1], bytes_each,
-                                        pass_fds=fds))
+                kids.append(
+                    group.start(_writer_after, go, done, pipes[k][1], bytes_each, pass_fds=fds)
+                )
                 waits.append({("read", go), ("write", pipes[k][1])})
             for ends in chain:  # only the children use these: the group closes ours
                 group.give(*ends)
@@ -534,8 +228,11 @@ def _serve_pipes(writers: int, method: str, bytes_each: int, wait_s: float) -> S
                 another. Proven, no need to wait."""
                 for c, where in zip(kids, waits):
                     s = fdmap.process_state(c.pid) if c.alive() else None
-                    if not (s is None or s.state == "Z" or
-                            (s.state == "S" and (s.syscall, s.fd) in where)):
+                    if not (
+                        s is None
+                        or s.state == "Z"
+                        or (s.state == "S" and (s.syscall, s.fd) in where)
+                    ):
                         return False  # running, or still at the start gate
                 return True
 
@@ -545,18 +242,20 @@ def _serve_pipes(writers: int, method: str, bytes_each: int, wait_s: float) -> S
                         break
             else:
                 _serve(list(readers), readers, got, heard, wait_s, method)
-            _settle(kids, ("read", "write"), _SETTLE_S)
-            blocked = tuple(k for k, c in enumerate(kids)
-                            if _wait_of("", c.pid)[1:3] == ("S", "write"))
-            finished = sum(got) == writers * bytes_each and _wait_all(kids, wait_s)
+            settle(kids, ("read", "write"), _SETTLE_S)
+            blocked = tuple(
+                k for k, c in enumerate(kids) if process_wait("", c.pid)[1:3] == ("S", "write")
+            )
+            finished = sum(got) == writers * bytes_each and wait_all(kids, wait_s)
     finally:
         for ends in pipes + chain:
             close_quietly(*ends)
     return Served(method, writers, bytes_each, finished, tuple(got), tuple(heard), blocked)
 
 
-def _serve(fds: list, writer_of: dict, got: list, heard: list, wait_s: float,
-           method: str, stuck=None) -> bool:
+def _serve(
+    fds: list, writer_of: dict, got: list, heard: list, wait_s: float, method: str, stuck=None
+) -> bool:
     """Read ``fds`` with ``method`` until end of file on every one (True), or ``wait_s``
     without data or until ``stuck()`` (False), counting bytes per writer."""
     step = wait_s if stuck is None else min(wait_s, 0.005)
@@ -605,8 +304,9 @@ def _serve(fds: list, writer_of: dict, got: list, heard: list, wait_s: float,
 
 
 # -- 6. the cost of watching N pipes ----------------------------------------------------------
-def wakeup_cost(pipe_counts=(1, 4, 16, 64, 256), methods=WAKEUP_METHODS, repeats: int = 3,
-                run_s: float = 0.01) -> Iterator[WakeupSample]:
+def wakeup_cost(
+    pipe_counts=(1, 4, 16, 64, 256), methods=WAKEUP_METHODS, repeats: int = 3, run_s: float = 0.01
+) -> Iterator[WakeupSample]:
     """Time one wait-for-input call over N pipes of which one (the last opened) holds data,
     for each N in ``pipe_counts`` and each of ``methods``; each run lasts about ``run_s``
     seconds, ``repeats`` runs each, interleaved. Yields :class:`WakeupSample`. No fork.
@@ -617,8 +317,7 @@ def wakeup_cost(pipe_counts=(1, 4, 16, 64, 256), methods=WAKEUP_METHODS, repeats
     pipe_counts = check_int_list("pipe_counts", pipe_counts, 1, 256, "(pipes)")
     if isinstance(methods, str):
         methods = (methods,)
-    methods = tuple(check_choice(f"methods[{i}]", m, WAKEUP_METHODS)
-                    for i, m in enumerate(methods))
+    methods = tuple(check_choice(f"methods[{i}]", m, WAKEUP_METHODS) for i, m in enumerate(methods))
     if not methods:
         raise ValueError("methods must name at least one of select, poll, epoll")
     repeats = check_int("repeats", repeats, 1, 100)
@@ -630,19 +329,23 @@ def wakeup_cost(pipe_counts=(1, 4, 16, 64, 256), methods=WAKEUP_METHODS, repeats
 
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if 2 * max(pipe_counts) + 64 > soft:
-        raise ValueError(f"pipe_counts up to {max(pipe_counts)} need "
-                         f"{2 * max(pipe_counts) + 64} file descriptors; this process may "
-                         f"open {soft} (ulimit -n)")
+        raise ValueError(
+            f"pipe_counts up to {max(pipe_counts)} need "
+            f"{2 * max(pipe_counts) + 64} file descriptors; this process may "
+            f"open {soft} (ulimit -n)"
+        )
     return _wakeup_cost(pipe_counts, methods, repeats, run_s)
 
 
 def _wakeup_available(method: str) -> bool:
-    return {"select": True, "poll": hasattr(select, "poll"),
-            "epoll": hasattr(select, "epoll")}[method]
+    return {"select": True, "poll": hasattr(select, "poll"), "epoll": hasattr(select, "epoll")}[
+        method
+    ]
 
 
-def _wakeup_cost(pipe_counts: tuple, methods: tuple, repeats: int,
-                 run_s: float) -> Iterator[WakeupSample]:
+def _wakeup_cost(
+    pipe_counts: tuple, methods: tuple, repeats: int, run_s: float
+) -> Iterator[WakeupSample]:
     for _ in range(repeats):
         for n in pipe_counts:
             pipes = []
@@ -663,8 +366,10 @@ def _time_waits(method: str, fds: list, run_s: float) -> tuple:
     """Call ``method`` over ``fds`` (one is ready, and stays ready) for about ``run_s``."""
     batch = 20
     if method == "select":
+
         def wait():
             return select.select(fds, [], [], 0)
+
         closer = None
     elif method == "poll":
         p = select.poll()
@@ -697,29 +402,37 @@ EXERCISES = {
     "10-largest-exchange": _answers.Question(
         "Two processes each write N bytes to the other through pipes of the default size, "
         "and only then read. What is the largest N (bytes) for which they never deadlock?",
-        measure=pipe_capacity_bytes, kind="exact",
+        measure=pipe_capacity_bytes,
+        kind="exact",
         why="{answer:,} bytes: the whole message fits in the pipe, so each write returns "
-            "and both go on to read.",
-        hints=("Where do the bytes go while nobody reads them yet?",
-               "A write blocks only when what it writes does not fit.")),
+        "and both go on to read.",
+        hints=(
+            "Where do the bytes go while nobody reads them yet?",
+            "A write blocks only when what it writes does not fit.",
+        ),
+    ),
     "10-stderr-50000": _answers.Question(
         "A parent reads its child's stdout to end of file, then its stderr. The child "
         "writes 50,000 bytes to stderr, then 10 bytes to stdout, then exits. Does the "
         "parent finish? (True/False)",
-        measure=lambda: pipe_capacity_bytes() >= 50_000, kind="bool",
+        measure=lambda: pipe_capacity_bytes() >= 50_000,
+        kind="bool",
         why="{answer}: what decides it is whether the child's stderr write can complete "
-            "while nobody reads stderr.",
-        hints=("Which write of the child could block, and on what?",
-               "Compare the stderr write with what a pipe holds.")),
+        "while nobody reads stderr.",
+        hints=(
+            "Which write of the child could block, and on what?",
+            "Compare the stderr write with what a pipe holds.",
+        ),
+    ),
     "10-buffered-lines": _answers.Question(
         "A Python program prints 3 short lines (plain print) into a pipe, sleeps 10 s, then "
         "exits. How many lines has the reader received after 5 s?",
         digest="64ae4e62f1fae270e4c4df6cd041a86808be9bc9bed57f0de8b839160b9d73f6",
         kind="exact",
         why="{answer}: with stdout a pipe, Python's print fills a buffer in the program; "
-            "the kernel sees nothing until the buffer is full, flushed, or the program exits.",
-        hints=("Is stdout a terminal here?",
-               "Where are the lines while the program sleeps?")),
+        "the kernel sees nothing until the buffer is full, flushed, or the program exits.",
+        hints=("Is stdout a terminal here?", "Where are the lines while the program sleeps?"),
+    ),
 }
 
 
