@@ -47,7 +47,8 @@ def _backend_name() -> str:
     import matplotlib
 
     try:
-        name = matplotlib.rcParams._get_backend_or_none()  # does not pick one as a side effect
+        rc: Any = matplotlib.rcParams
+        name = rc._get_backend_or_none()  # does not pick one as a side effect
     except AttributeError:  # pragma: no cover - matplotlib < 3.6
         name = matplotlib.rcParams.get("backend")
     return str(name or "")
@@ -161,7 +162,7 @@ class LivePlot:
             self._handle.update(self.figure.canvas)
         self._finish_progress(finished)
         if self.interrupted and self.interrupt == "raise":
-            raise self._interrupted_error(stop) from None
+            raise self._interrupted_error(stop or KeyboardInterrupt()) from None
         return self.samples
 
     def _interrupted_error(self, stop: KeyboardInterrupt) -> KeyboardInterrupt:
@@ -290,7 +291,7 @@ def _check_fps(max_fps) -> float:
     if isinstance(max_fps, bool) or not isinstance(max_fps, numbers.Real):
         raise TypeError(f"max_fps must be a number of redraws per second in (0, 60], "
                         f"got {max_fps!r} ({type(max_fps).__name__})")
-    if not 0 < max_fps <= 60:  # also rejects NaN
+    if not 0 < float(max_fps) <= 60:  # also rejects NaN
         raise ValueError(f"max_fps must be a number of redraws per second in (0, 60], "
                          f"got {max_fps!r}")
     return float(max_fps)
@@ -341,7 +342,7 @@ def live_pipe_fill(duration_s: float = 3.0, *, reader_chunk_bytes: int = 16384,
     :func:`ipclab.watch_pipe_fill`; other keywords go to :class:`LivePlot`. Returns the
     :class:`ipclab.FillSample` list."""
     from . import pipes
-    from .plots.pipes import _draw_fill_level
+    from .plots.pipes import draw_fill_level
 
     samples = pipes.watch_pipe_fill(duration_s, reader_chunk_bytes, reader_interval_s,
                                     write_size_bytes, sample_interval_s, pipe_size_bytes)
@@ -349,7 +350,7 @@ def live_pipe_fill(duration_s: float = 3.0, *, reader_chunk_bytes: int = 16384,
     def update(fig, got):
         for ax in fig.axes:
             ax.clear()
-        _draw_fill_level(fig.axes, got, duration_s)
+        draw_fill_level(fig.axes, got, duration_s)
 
     def setup(fig):
         _two_axes(fig)
@@ -367,9 +368,9 @@ def live_throughput(mechanisms=None, sizes_bytes=None, repeats: int | None = Non
     ``reference`` (points of a C program) is drawn dashed from the start. Returns the
     ``ThroughputPoint`` list."""
     from . import throughput
-    from .plots.throughput import _draw_throughput
+    from .plots.throughput import draw_throughput
 
-    given = {k: v for k, v in (("mechanisms", mechanisms), ("sizes_bytes", sizes_bytes),
+    given: dict[str, Any] = {k: v for k, v in (("mechanisms", mechanisms), ("sizes_bytes", sizes_bytes),
                                ("repeats", repeats), ("placement", placement)) if v is not None}
     points = throughput.sweep(**given)
     defaults = _defaults_of(throughput.sweep)
@@ -380,7 +381,7 @@ def live_throughput(mechanisms=None, sizes_bytes=None, repeats: int | None = Non
     def update(fig, got):
         ax = fig.axes[0]
         ax.clear()
-        _draw_throughput(ax, got, reference, sizes=sizes)
+        draw_throughput(ax, got, reference, sizes=sizes)
 
     if mechs and sizes and not isinstance(mechs, str):
         kwargs.setdefault("total", len(tuple(mechs)) * len(tuple(sizes)))
@@ -411,11 +412,11 @@ def live_load(models=("fork-per-request", "prefork"), *, requests: int = 2000,
     and live children over time as they come. Returns ``{model: [LoadSample, ...]}``; the
     last sample of each model carries its ``LoadResult`` in ``result``."""
     from . import webserver
-    from .plots.web import _draw_rps_over_time
+    from .plots.web import draw_rps_over_time
 
     models = check_choice_list("models", models, webserver.MODELS)
     # Creating the generators checks every argument before any server starts.
-    runs = [(m, webserver.watch_load(m, requests, concurrency, keepalive, body_bytes, pool_size,
+    runs: list[tuple[str, Any]] = [(m, webserver.watch_load(m, requests, concurrency, keepalive, body_bytes, pool_size,
                                      deadline_s, 0, sample_interval_s)) for m in models]
 
     def tagged():
@@ -428,10 +429,10 @@ def live_load(models=("fork-per-request", "prefork"), *, requests: int = 2000,
         top, bottom = fig.axes
         top.clear()
         bottom.clear()
-        by_model = {m: [] for m in models}
+        by_model: dict = {m: [] for m in models}
         for model, s in got:
             by_model[model].append(s)
-        _draw_rps_over_time((top, bottom), by_model)
+        draw_rps_over_time((top, bottom), by_model)
 
     kwargs.setdefault("label", "load: " + ", ".join(models))
     kwargs.setdefault("progress", True)  # runs take seconds; the line says how long so far
@@ -443,7 +444,7 @@ def live_load(models=("fork-per-request", "prefork"), *, requests: int = 2000,
         gen.close()
         for _, samples in runs:  # the ones never started hold nothing, but close them all
             samples.close()
-    out = {m: [] for m in models}
+    out: dict = {m: [] for m in models}
     for model, s in got:
         out[model].append(s)
     return out

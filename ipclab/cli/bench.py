@@ -67,8 +67,8 @@ def run(args) -> int:
     # Both calls check every argument before anything starts.
     try:
         timed = args.run_seconds
-        parts = [sweep(mechanisms, sizes, args.repeats, args.placement, args.total_bytes,
-                       timed)]
+        parts: list = [sweep(mechanisms, sizes, args.repeats, args.placement, args.total_bytes,
+                             timed)]
         if args.latency:
             # --total-bytes fixes the work of throughput runs only; round trips stay timed.
             parts.append(latency(mechanisms, 1, args.repeats, args.placement, args.round_trips,

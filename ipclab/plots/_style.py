@@ -175,9 +175,10 @@ def style(name: str = "projector") -> _Style:
     import matplotlib
 
     settings = _settings(name)
-    saved = {key: matplotlib.rcParams[key] for key in settings}
+    rc: Any = matplotlib.rcParams  # typed by literal keys; ours are computed
+    saved = {key: rc[key] for key in settings}
     previous = _current
-    matplotlib.rcParams.update(settings)
+    rc.update(settings)
     _current = name
     return _Style(name, saved, previous)
 
@@ -290,7 +291,7 @@ def _legend_below(fig, handles=None, max_cols: int = 3):
     for old in list(fig.legends):
         old.remove()
     if handles is None:
-        seen = {}
+        seen: dict = {}
         for ax in fig.axes:
             for h, label in zip(*ax.get_legend_handles_labels()):
                 seen.setdefault(label, h)

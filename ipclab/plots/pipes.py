@@ -9,7 +9,7 @@ from __future__ import annotations
 from ._style import (OKABE_ITO, _as_list, _legend_below, _log2_axis, _need, _size_formatter,
                      _size_label, new_figure)
 
-__all__ = ["fill_by_write_size", "setpipe_granted", "pipe_fill_level"]
+__all__ = ["draw_fill_level", "fill_by_write_size", "setpipe_granted", "pipe_fill_level"]
 
 
 _FULL = "fills the capacity"
@@ -87,7 +87,9 @@ def setpipe_granted(results, pipe_max_size_bytes: int | None = None,
     ``pipe_max_size_bytes`` (``ipclab.pipe_max_size_bytes()``) is marked when given.
     """
     if page_bytes is None:
-        from ..pipes import PAGE_BYTES as page_bytes
+        from ..pipes import PAGE_BYTES
+
+        page_bytes = PAGE_BYTES
     results = _as_list(results, "results")
     _need(results, "results", ("requested_bytes", "granted_bytes", "error"))
     results = sorted(results, key=lambda r: r.requested_bytes)
@@ -144,7 +146,7 @@ def _kib_formatter():
     return FuncFormatter(lambda x, pos: f"{x / 1024:,.0f} KiB")
 
 
-def _draw_fill_level(axes, samples, duration_s: float | None = None) -> None:
+def draw_fill_level(axes, samples, duration_s: float | None = None) -> None:
     """Draw (or redraw, after clearing them) the fill-level plot of ``samples`` on two axes:
     bytes queued over time (top), bytes written and read so far (bottom)."""
     top, bottom = axes
@@ -195,5 +197,5 @@ def pipe_fill_level(samples, duration_s: float | None = None):
     _need(samples, "samples", ("t_seconds", "fill_bytes", "capacity_bytes", "writer_blocked",
                                "read_bytes"))
     fig, axes = new_figure(2, 1, sharex=True, height_ratios=(3, 2))
-    _draw_fill_level(axes, samples, duration_s)
+    draw_fill_level(axes, samples, duration_s)
     return fig

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ._style import (_as_list, _log10_axis, _log2_axis, _need, _rate_formatter, _seconds_formatter,
                      _size_label, mechanism_color, new_figure)
 
-__all__ = ["throughput_vs_size", "latency_bars"]
+__all__ = ["draw_throughput", "throughput_vs_size", "latency_bars"]
 
 _TP_FIELDS = ("mechanism", "message_bytes", "median_bytes_per_s", "min_bytes_per_s",
               "max_bytes_per_s")
@@ -25,7 +25,7 @@ def _series(points):
     return {k: sorted(v, key=lambda p: p.message_bytes) for k, v in out.items()}
 
 
-def _draw_throughput(ax, points, reference=None, sizes=None) -> None:
+def draw_throughput(ax, points, reference=None, sizes=None) -> None:
     """Draw (or redraw after ``ax.clear()``) the throughput plot on ``ax``."""
     series = _series(points)
     mechanisms = list(dict.fromkeys(m for m, _ in series))
@@ -71,7 +71,7 @@ def throughput_vs_size(points, reference=None):
         reference = list(reference)
         _need(reference, "reference", _TP_FIELDS)
     fig, ax = new_figure()
-    _draw_throughput(ax, points, reference)
+    draw_throughput(ax, points, reference)
     return fig
 
 

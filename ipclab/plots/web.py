@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ._style import _as_list, _need, mechanism_color, new_figure
 
-__all__ = ["rps_over_time", "rps_by_model", "requests_per_pid"]
+__all__ = ["draw_rps_over_time", "rps_over_time", "rps_by_model", "requests_per_pid"]
 
 _SAMPLE_FIELDS = ("t_seconds", "requests_per_s", "children")
 
@@ -26,7 +26,7 @@ def _by_model(samples_by_model, what="samples_by_model") -> dict:
     return out
 
 
-def _draw_rps_over_time(axes, samples_by_model: dict, duration_s: float | None = None) -> None:
+def draw_rps_over_time(axes, samples_by_model: dict, duration_s: float | None = None) -> None:
     """Draw (or redraw after clearing) requests/s and children over time on two axes."""
     top, bottom = axes
     models = list(samples_by_model)
@@ -70,7 +70,7 @@ def rps_over_time(samples_by_model, duration_s: float | None = None):
     if not any(data.values()):
         raise ValueError("samples_by_model must hold at least one sample, got none")
     fig, axes = new_figure(2, 1, sharex=True, height_ratios=(2, 1))
-    _draw_rps_over_time(axes, data, duration_s)
+    draw_rps_over_time(axes, data, duration_s)
     return fig
 
 
