@@ -6,16 +6,20 @@ descriptor and asking who is on the other end.
   ``multiprocessing.Pipe()`` is one of them, with a length in front of every message
   (:func:`inspect_mp_pipe`).
 - ``SOCK_STREAM`` is a byte stream like a pipe; ``SOCK_DGRAM`` and ``SOCK_SEQPACKET`` keep
-  every ``send()`` a message of its own (:func:`message_boundaries`).
+  every ``send()`` a message of its own (:func:`message_boundaries`, measured in
+  :mod:`ipclab.boundaries`).
 - A socket bound to a path is a name in the file system (type ``s`` in ``ls -l``) that any
   process allowed to open it can ``connect()`` to; every connection is a private two-way
   channel (:func:`named_socket_server`).
 - ``SCM_RIGHTS`` sends an open file descriptor itself to another process, and
-  ``SO_PEERCRED`` tells who is on the other end: pid, uid, gid (:func:`pass_descriptor`).
+  ``SO_PEERCRED`` tells who is on the other end: pid, uid, gid (:func:`pass_descriptor`,
+  measured in :mod:`ipclab.fdpassing`).
 
-Socket files live in a private 0700 directory (:func:`ipclab._resources.private_dir`),
-removed with it when the experiment ends, also on an interrupt. Experiments that fork run
-through :mod:`ipclab.isolate` and :mod:`ipclab.process`.
+This is notebook 12's module: every name the notebook uses is importable from here, and
+its exercises are here (:func:`check`). Socket files live in a private 0700 directory
+(:func:`ipclab._resources.private_dir`), removed with it when the experiment ends, also on
+an interrupt. Experiments that fork run through :mod:`ipclab.isolate` and
+:mod:`ipclab.process`.
 """
 
 from __future__ import annotations
@@ -23,47 +27,37 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import struct
 from typing import NamedTuple
 
-from . import _platform, isolate
+from . import isolate
 from ._answers import Question
 from ._answers import check as _check_answer
-from ._check import KIB, check_bool, check_choice, check_int, check_seconds, errno_name
+from ._check import KIB, check_bool, check_int, check_seconds, errno_name
 from ._resources import close_quietly, private_dir
+from .boundaries import KINDS, BoundaryResult, compare_boundaries, message_boundaries
+from .fdpassing import PassedFdResult, pass_descriptor, peer_credentials, require_unix_sockets
 from .process import ChildGroup, start_child
 
-__all__ = ["KINDS", "PipeDirections", "pipe_directions", "ConversationResult",
-           "socketpair_conversation", "MpPipeResult", "inspect_mp_pipe", "BoundaryResult",
-           "message_boundaries", "compare_boundaries", "ServedClient", "ServerResult",
-           "named_socket_server", "PassedFdResult", "pass_descriptor", "peer_credentials",
-           "check", "EXERCISES"]
-
-#: The channels :func:`message_boundaries` compares: a pipe and three Unix socket types.
-KINDS = ("pipe", "stream", "datagram", "seqpacket")
-_SOCK_TYPES: dict[str, int | None] = {"stream": socket.SOCK_STREAM,
-                                       "datagram": socket.SOCK_DGRAM,
-                                       "seqpacket": getattr(socket, "SOCK_SEQPACKET", None)}
-_CRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
-
-
-def _require_unix_sockets() -> None:
-    _platform.require("fork")
-    if not hasattr(socket, "AF_UNIX"):  # pragma: no cover - Windows
-        from .errors import UnsupportedPlatformError
-
-        raise UnsupportedPlatformError("Unix domain sockets (AF_UNIX) are not available here")
-
-
-def peer_credentials(sock: socket.socket) -> tuple:
-    """``(pid, uid, gid)`` of the process on the other end of a connected Unix socket
-    (``SO_PEERCRED``, Linux): who called ``connect()`` (or ``socketpair()``, or ``listen()``
-    on the listening side), at that moment."""
-    if not hasattr(socket, "SO_PEERCRED"):
-        from .errors import UnsupportedPlatformError
-
-        raise UnsupportedPlatformError("SO_PEERCRED is Linux's; macOS has getpeereid()")
-    return _CRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CRED.size))
+__all__ = [
+    "KINDS",
+    "PipeDirections",
+    "pipe_directions",
+    "ConversationResult",
+    "socketpair_conversation",
+    "MpPipeResult",
+    "inspect_mp_pipe",
+    "BoundaryResult",
+    "message_boundaries",
+    "compare_boundaries",
+    "ServedClient",
+    "ServerResult",
+    "named_socket_server",
+    "PassedFdResult",
+    "pass_descriptor",
+    "peer_credentials",
+    "check",
+    "EXERCISES",
+]
 
 
 # -- 1. pipes go one way, a socketpair both -----------------------------------------------
@@ -81,6 +75,7 @@ class PipeDirections(NamedTuple):
 
 def pipe_directions() -> PipeDirections:
     """Try a pipe in the wrong direction, and a socketpair in both (no fork)."""
+
     def attempt(call) -> str | None:
         try:
             call()
@@ -130,14 +125,15 @@ def _answer_until_eof(fd: int) -> int:
             served += 1
 
 
-def socketpair_conversation(requests=("ping", "hello", "bye"), deadline_s: float = 10.0
-                            ) -> ConversationResult:
+def socketpair_conversation(
+    requests=("ping", "hello", "bye"), deadline_s: float = 10.0
+) -> ConversationResult:
     """The parent sends each of ``requests`` (1 to 20 short strings) over one end of a
     ``socketpair()``; a child answers each in capitals (ASCII letters) on the other end.
     One descriptor per side carries both directions."""
     requests = _check_texts("requests", requests)
     deadline_s = check_seconds("deadline_s", deadline_s)
-    _require_unix_sockets()
+    require_unix_sockets()
     return isolate.call(_socketpair_conversation, requests, deadline_s, deadline_s=deadline_s)
 
 
@@ -159,8 +155,13 @@ def _socketpair_conversation(requests: tuple, deadline_s: float) -> Conversation
     from . import fdmap
 
     mine, theirs = socket.socketpair()
-    with mine, theirs, start_child(_answer_until_eof, theirs.fileno(), deadline_s=deadline_s,
-                                   pass_fds=(theirs.fileno(),)) as child:
+    with (
+        mine,
+        theirs,
+        start_child(
+            _answer_until_eof, theirs.fileno(), deadline_s=deadline_s, pass_fds=(theirs.fileno(),)
+        ) as child,
+    ):
         theirs.close()  # the child's end: our copy would keep it from seeing end of file
         kind = next(f.kind for f in fdmap.process_fds(os.getpid()) if f.fd == mine.fileno())
         replies = []
@@ -169,10 +170,15 @@ def _socketpair_conversation(requests: tuple, deadline_s: float) -> Conversation
             replies.append(mine.recv(KIB).decode())  # one request in flight: one reply
         mine.shutdown(socket.SHUT_WR)  # end of file for the child
         child.wait().value()
-    return ConversationResult(requests, tuple(replies),
-                              all(r == q.encode().upper().decode()
-                                  for q, r in zip(requests, replies)),
-                              1, 1, kind, child.pid)
+    return ConversationResult(
+        requests,
+        tuple(replies),
+        all(r == q.encode().upper().decode() for q, r in zip(requests, replies)),
+        1,
+        1,
+        kind,
+        child.pid,
+    )
 
 
 class MpPipeResult(NamedTuple):
@@ -215,123 +221,7 @@ def inspect_mp_pipe(duplex: bool = True) -> MpPipeResult:
     return MpPipeResult(duplex, kinds, sock_type, wire, len(wire) - len(b"hello"))
 
 
-# -- 2. message boundaries ----------------------------------------------------------------
-class BoundaryResult(NamedTuple):
-    """Several writes into one channel, then reads of up to ``read_size_bytes`` each."""
-
-    kind: str
-    #: What the writer passed to each ``send()``/``write()``, in order.
-    sent: tuple
-    read_size_bytes: int
-    #: What each ``recv()``/``read()`` returned, in order, until everything was read.
-    reads: tuple
-    #: True if every read returned exactly one of the writes, whole: the boundaries kept.
-    boundaries_kept: bool
-    #: Bytes sent that no read returned: a datagram longer than the read is cut off.
-    bytes_lost: int
-
-
-def _channel(kind: str) -> tuple:
-    """``(reader_fd, writer_fd)`` of a new pipe or connected socket pair of ``kind``."""
-    if kind == "pipe":
-        return os.pipe()
-    sock_type = _SOCK_TYPES[kind]
-    assert sock_type is not None  # checked before: _check_boundary_args
-    a, b = socket.socketpair(socket.AF_UNIX, sock_type)
-    return a.detach(), b.detach()
-
-
-def _send_each(fd: int, kind: str, messages: tuple) -> int:
-    """In the child: one write/send per message (whole, or an error)."""
-    if kind == "pipe":
-        for m in messages:
-            os.write(fd, m)
-    else:
-        with socket.socket(fileno=fd) as s:
-            for m in messages:
-                s.send(m)
-    return len(messages)
-
-
-def _check_boundary_args(kind, messages, read_size_bytes, deadline_s) -> tuple:
-    kind = check_choice("kind", kind, KINDS)
-    if isinstance(messages, (str, bytes)) or not hasattr(messages, "__iter__"):
-        raise TypeError(f"messages must be a list of bytes, got {messages!r}")
-    messages = tuple(messages)
-    if not 1 <= len(messages) <= 50:
-        raise ValueError(f"messages must hold 1 to 50 items, got {len(messages)}")
-    for i, m in enumerate(messages):
-        if not isinstance(m, bytes):
-            raise TypeError(f"messages[{i}] must be bytes, got {m!r} ({type(m).__name__})")
-        if not 1 <= len(m) <= 16 * KIB:
-            raise ValueError(f"messages[{i}] must be 1 to 16384 bytes long, got {len(m)}")
-    read_size_bytes = check_int("read_size_bytes", read_size_bytes, 1, 64 * KIB, "bytes")
-    deadline_s = check_seconds("deadline_s", deadline_s)
-    _require_unix_sockets()
-    if _SOCK_TYPES.get(kind, 0) is None:  # pragma: no cover - macOS has no SOCK_SEQPACKET
-        from .errors import UnsupportedPlatformError
-
-        raise UnsupportedPlatformError(f"{kind} sockets are not available on this system")
-    return kind, messages, read_size_bytes, deadline_s
-
-
-def message_boundaries(kind: str = "stream", messages=(b"hello", b"world"),
-                       read_size_bytes: int = 64 * KIB, deadline_s: float = 10.0
-                       ) -> BoundaryResult:
-    """A child makes one write per message (1 to 50 of 1 byte to 16 KiB); once it has
-    exited — everything is in the kernel's buffer — the parent reads ``read_size_bytes``
-    at a time (1 to 64 KiB) until nothing is left. ``kind`` is one of :data:`KINDS`."""
-    args = _check_boundary_args(kind, messages, read_size_bytes, deadline_s)
-    return isolate.call(_message_boundaries, *args, deadline_s=args[-1])
-
-
-def compare_boundaries(messages=(b"hello", b"world"), kinds=KINDS,
-                       read_size_bytes: int = 64 * KIB, deadline_s: float = 10.0) -> list:
-    """:func:`message_boundaries` for each of ``kinds`` (one or more of :data:`KINDS`), the
-    same messages and read size, in one helper process; a list of results in that order."""
-    from ._check import check_choice_list
-
-    kinds = check_choice_list("kinds", kinds, KINDS)
-    runs = [_check_boundary_args(k, messages, read_size_bytes, deadline_s) for k in kinds]
-    return isolate.call(_compare_boundaries, runs, deadline_s=deadline_s * len(runs))
-
-
-def _compare_boundaries(runs: list) -> list:
-    return [_message_boundaries(*args) for args in runs]
-
-
-def _read_all_now(fd: int, kind: str, size: int) -> list:
-    """Every read that returns data without waiting (the writer has gone)."""
-    reads: list[bytes] = []
-    os.set_blocking(fd, False)
-    while True:
-        try:
-            chunk = os.read(fd, size)
-        except BlockingIOError:
-            return reads
-        if not chunk:
-            return reads
-        reads.append(chunk)
-
-
-def _message_boundaries(kind: str, messages: tuple, size: int, deadline_s: float
-                        ) -> BoundaryResult:
-    r, w = _channel(kind)
-    try:
-        with start_child(_send_each, w, kind, messages, deadline_s=deadline_s,
-                         pass_fds=(w,)) as child:
-            os.close(w)
-            w = None
-            child.wait().value()  # every write is done before the first read
-        reads = tuple(_read_all_now(r, kind, size))
-    finally:
-        close_quietly(r, w)
-    kept = reads == messages
-    lost = sum(map(len, messages)) - sum(map(len, reads))
-    return BoundaryResult(kind, messages, size, reads, kept, lost)
-
-
-# -- 3. a named socket, a server and its clients ------------------------------------------
+# -- 2. a named socket, a server and its clients ------------------------------------------
 class ServedClient(NamedTuple):
     """One client's connection, as the client and the server each saw it."""
 
@@ -395,8 +285,9 @@ def _client(path: str, text: str) -> tuple:
     return os.getpid(), request, reply.decode().rstrip("\n")
 
 
-def named_socket_server(clients: int = 3, text: str = "hello", deadline_s: float = 10.0
-                        ) -> ServerResult:
+def named_socket_server(
+    clients: int = 3, text: str = "hello", deadline_s: float = 10.0
+) -> ServerResult:
     """A server child listens on ``server.sock`` in a private directory; ``clients``
     client children (1 to 16) — siblings that share no descriptor with it, only the path —
     connect, send ``"PID TEXT"`` and read the reply (the line in capitals) on the same
@@ -408,7 +299,7 @@ def named_socket_server(clients: int = 3, text: str = "hello", deadline_s: float
     if not text or "\n" in text or len(text.encode()) > 200:
         raise ValueError(f"text must be one line of 1 to 200 bytes (UTF-8), got {text!r}")
     deadline_s = check_seconds("deadline_s", deadline_s)
-    _require_unix_sockets()
+    require_unix_sockets()
     return isolate.call(_named_socket_server, clients, text, deadline_s, deadline_s=deadline_s)
 
 
@@ -423,8 +314,9 @@ def _named_socket_server(clients: int, text: str, deadline_s: float) -> ServerRe
             st = os.stat(path)
             names = len(os.listdir(directory))
             with ChildGroup(deadline_s=deadline_s) as group:
-                server = group.start(_serve, listener.fileno(), clients,
-                                     pass_fds=(listener.fileno(),))
+                server = group.start(
+                    _serve, listener.fileno(), clients, pass_fds=(listener.fileno(),)
+                )
                 for _ in range(clients):
                     group.start(_client, path, text)
                 listener.close()  # the server child holds the listening socket now
@@ -437,107 +329,21 @@ def _named_socket_server(clients: int, text: str, deadline_s: float) -> ServerRe
     for pid, request, reply in answers:
         cred = by_pid.get(pid, (0, -1, -1))
         rows.append(ServedClient(pid, request, reply, *cred))
-    correct = all(r.reply == r.request.upper() and r.peer_pid == r.client_pid
-                  and (r.peer_uid, r.peer_gid) == me for r in rows)
-    return ServerResult(stat.filemode(st.st_mode), st.st_size, names, server.pid, len(served),
-                        tuple(rows), correct and len(rows) == clients)
-
-
-# -- 4. passing a descriptor, and asking who is there -------------------------------------
-class PassedFdResult(NamedTuple):
-    """An open file handed to another process over a socket (``SCM_RIGHTS``)."""
-
-    #: The file's contents; the sender read the first ``sender_read_bytes`` before passing.
-    content: bytes
-    sender_read_bytes: int
-    #: Links the file had when it was passed: 0 — its name had been removed; no process
-    #: could open it any more, only receive it.
-    links_when_passed: int
-    #: The descriptor number in the sender, and the one the receiver got (often different:
-    #: the kernel gives the lowest free number in the receiving process).
-    sender_fd: int
-    receiver_fd: int
-    #: True if the receiver's descriptor is the same file (same device and inode).
-    same_file: bool
-    #: What the receiver read through it: it continues at the sender's offset.
-    receiver_read: bytes
-    #: The sender's offset after the receiver's read, in bytes: the receiver's read moved
-    #: it too — both descriptors share one open file (one offset).
-    sender_offset_after: int
-    #: Who the receiver's SO_PEERCRED said was on the other end, and who really sent.
-    peer_pid: int
-    peer_uid: int
-    peer_gid: int
-    sender_pid: int
-    receiver_pid: int
-
-
-def _receive_and_read(sock_fd: int, size: int) -> tuple:
-    """In the receiver: take one descriptor off the socket, read ``size`` bytes through it."""
-    with socket.socket(fileno=sock_fd) as s:
-        _msg, fds, _flags, _addr = socket.recv_fds(s, 16, 1)
-        if not fds:
-            raise RuntimeError("no descriptor arrived")
-        fd = fds[0]
-        try:
-            st = os.fstat(fd)
-            data = os.read(fd, size)
-        finally:
-            close_quietly(*fds)
-        s.sendall(b"done")  # the sender may look at the offset now
-        return fd, (st.st_dev, st.st_ino), data, peer_credentials(s)
-
-
-def pass_descriptor(content: bytes = b"0123456789abcdef", sender_read_bytes: int = 4,
-                    deadline_s: float = 10.0) -> PassedFdResult:
-    """The sender writes ``content`` (2 to 4,096 bytes) to a file in a private directory,
-    opens it, reads ``sender_read_bytes`` of it, removes the file's name, and sends the
-    open descriptor to a child over a socketpair (``socket.send_fds``). The child, which
-    never opened the file, reads the same number of bytes through what it received and
-    asks ``SO_PEERCRED`` who is on the other end."""
-    if not isinstance(content, bytes):
-        raise TypeError(f"content must be bytes, got {content!r} ({type(content).__name__})")
-    if not 2 <= len(content) <= 4096:
-        raise ValueError(f"content must be 2 to 4096 bytes long, got {len(content)}")
-    sender_read_bytes = check_int("sender_read_bytes", sender_read_bytes, 1, len(content) - 1,
-                                  "bytes (less than content)")
-    deadline_s = check_seconds("deadline_s", deadline_s)
-    _require_unix_sockets()
-    if not hasattr(socket, "send_fds"):  # pragma: no cover - Python < 3.9
-        from .errors import UnsupportedPlatformError
-
-        raise UnsupportedPlatformError("socket.send_fds needs Python 3.9 or later")
-    return isolate.call(_pass_descriptor, content, sender_read_bytes, deadline_s,
-                        deadline_s=deadline_s)
-
-
-def _pass_descriptor(content: bytes, k: int, deadline_s: float) -> PassedFdResult:
-    mine, theirs = socket.socketpair()
-    fd = None
-    try:
-        with private_dir() as directory:
-            path = os.path.join(directory, "secret.txt")
-            with open(path, "wb") as f:
-                f.write(content)
-            os.chmod(path, 0o600)
-            with start_child(_receive_and_read, theirs.fileno(), k, deadline_s=deadline_s,
-                             pass_fds=(theirs.fileno(),)) as child:
-                theirs.close()
-                fd = os.open(path, os.O_RDONLY)  # opened after fork: the child has no copy
-                os.read(fd, k)
-                os.unlink(path)  # no name any more: nobody can open it now
-                st = os.fstat(fd)
-                socket.send_fds(mine, [b"fd"], [fd])
-                mine.recv(16)  # "done": the child has read
-                offset = os.lseek(fd, 0, os.SEEK_CUR)
-                their_fd, their_file, data, (pid, uid, gid) = child.wait().value()
-    finally:
-        close_quietly(fd)
-        mine.close()
-        theirs.close()
-    return PassedFdResult(content, k, st.st_nlink, fd, their_fd,
-                          their_file == (st.st_dev, st.st_ino), data, offset, pid, uid, gid,
-                          os.getpid(), child.pid)
+    correct = all(
+        r.reply == r.request.upper()
+        and r.peer_pid == r.client_pid
+        and (r.peer_uid, r.peer_gid) == me
+        for r in rows
+    )
+    return ServerResult(
+        stat.filemode(st.st_mode),
+        st.st_size,
+        names,
+        server.pid,
+        len(served),
+        tuple(rows),
+        correct and len(rows) == clients,
+    )
 
 
 # -- exercises ----------------------------------------------------------------------------
@@ -575,10 +381,13 @@ EXERCISES = {
         measure=_second_recv_of_datagram,
         kind="exact",
         why="{answer}: a datagram is read whole or cut off — what did not fit in the first "
-            "recv(4) is gone; the next recv starts the next message.",
-        hints=("A datagram socket keeps each send() a message of its own.",
-               "What can happen to the part of a message that does not fit in the read?",
-               "Try it: two sends, two recv(4) calls, on a SOCK_DGRAM socketpair.",)),
+        "recv(4) is gone; the next recv starts the next message.",
+        hints=(
+            "A datagram socket keeps each send() a message of its own.",
+            "What can happen to the part of a message that does not fit in the read?",
+            "Try it: two sends, two recv(4) calls, on a SOCK_DGRAM socketpair.",
+        ),
+    ),
     "12-passed-fd-survives": Question(
         "A process sends the read end of a pipe over a socket (SCM_RIGHTS), then closes "
         "its own copy. Can the receiver still read what is written into the pipe "
@@ -586,9 +395,12 @@ EXERCISES = {
         measure=_passed_fd_outlives_sender_copy,
         kind="bool",
         why="{answer}: the receiver's descriptor refers to the same open pipe end; it lives "
-            "while any descriptor refers to it.",
-        hints=("The message carries a descriptor, not a number to look up later.",
-               "When does the kernel destroy an open pipe end?",)),
+        "while any descriptor refers to it.",
+        hints=(
+            "The message carries a descriptor, not a number to look up later.",
+            "When does the kernel destroy an open pipe end?",
+        ),
+    ),
     "12-server-fds": Question(
         "A server listens on one named Unix stream socket; 5 clients are connected and "
         "none has been closed. How many socket descriptors does the server hold, the "
@@ -596,10 +408,13 @@ EXERCISES = {
         digest="08ea53a3a1e8172131fab10dda659d3f817f5b660e6f19e95d72756e86312a83",
         kind="exact",
         why="{answer}: the listening socket, plus one connected socket per accepted client — "
-            "private to that client, two-way, and with no name of its own.",
-        hints=("What does accept() return — a path, or something new?",
-               "Compare with the FIFO server of notebook 6: what did it need per client, and "
-               "what does a socket server need per client instead?",)),
+        "private to that client, two-way, and with no name of its own.",
+        hints=(
+            "What does accept() return — a path, or something new?",
+            "Compare with the FIFO server of notebook 6: what did it need per client, and "
+            "what does a socket server need per client instead?",
+        ),
+    ),
 }
 
 

@@ -16,7 +16,7 @@ import time
 import psutil
 import pytest
 
-from ipclab import mappings
+from ipclab import mappings, mqueue
 from ipclab.exercises import WrongAnswer
 from ipclab.plots import mappings as mapping_plots
 
@@ -32,7 +32,7 @@ needs_mq = pytest.mark.skipif(not MQ_OK, reason=f"no POSIX message queues: {MQ_W
 def _queue_exists(name: str) -> bool:
     """True if a message queue called ``name`` exists (opened by name, not created)."""
     try:
-        fd = mappings._mq_open(name, False)
+        fd = mqueue._mq_open(name, False)
     except OSError as exc:
         assert exc.errno == errno.ENOENT, exc
         return False
@@ -136,20 +136,20 @@ def test_message_queue_body_removes_its_queue_also_when_interrupted(monkeypatch)
     caught = False
     with keyboard_interrupt_after(0.03):
         try:  # the child's last send waits 0.1 s on the full queue: the interrupt lands there
-            mappings._message_queue(sent, 5.0, name)
+            mqueue._message_queue(sent, 5.0, name)
         except KeyboardInterrupt:
             caught = True
     assert caught
     assert not _queue_exists(name)
     assert psutil.Process().children() == []
-    r = mappings._message_queue(sent, 5.0, name)  # and without an interrupt
+    r = mqueue._message_queue(sent, 5.0, name)  # and without an interrupt
     assert len(r.received) == 3
     assert not _queue_exists(name)
 
 
 def test_message_queue_says_clearly_when_queues_are_missing(monkeypatch):
-    monkeypatch.setattr(mappings, "_mq", None)
-    monkeypatch.setattr(mappings, "_mq_reason", "no C library with mq_open() was found")
+    monkeypatch.setattr(mqueue, "_mq", None)
+    monkeypatch.setattr(mqueue, "_mq_reason", "no C library with mq_open() was found")
     forks = _FORKS[0]
     r = mappings.message_queue((1, 2))
     assert not r.available and "mq_open" in r.reason
