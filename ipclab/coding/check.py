@@ -29,6 +29,10 @@ class CodeCheck(NamedTuple):
     #: The safe runner's report of the run (:class:`ipclab.safecell.CellReport`).
     report: Any
 
+    def _ipython_display_(self) -> None:
+        """Show nothing: ``check_code`` has printed its verdict already (a check cell's
+        last line would otherwise repeat it as a tuple)."""
+
 
 def stub(exercise_id: str) -> str:
     """The function to fill in: its signature, a docstring, and ``...`` as its body."""
