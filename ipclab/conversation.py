@@ -3,7 +3,8 @@
 - :func:`wrong_end` — writing into a pipe's read end (or reading its write end) fails with
   ``EBADF``: each end goes one way only.
 - :func:`one_pipe_both_ways` — a parent that writes a question into a pipe and then reads
-  the same pipe for the answer reads back *its own question*: a pipe is one queue.
+  the same pipe for the answer reads back *its own question* if it reads first: a pipe is
+  one queue, and whoever reads first takes the bytes.
 - :func:`converse` — the working design: one pipe parent → child, another child → parent.
   The child answers each line (upper-cased) until it reads end of file. End of file comes
   only when *every* write end of the request pipe is closed — the parent's, and the child's
@@ -21,7 +22,7 @@ import time
 from typing import NamedTuple
 
 from . import _platform, isolate
-from ._check import check_int, check_seconds
+from ._check import check_choice, check_int, check_seconds
 from ._resources import close_end, open_pipe
 from .process import start_child
 
@@ -72,41 +73,60 @@ class OnePipeResult(NamedTuple):
     child_heard: str
 
 
-def _late_listener(r: int, delay_s: float, listen_s: float) -> str:
-    time.sleep(delay_s)  # the child is slower to read than the parent
+#: Who reads the shared pipe first in :func:`one_pipe_both_ways`.
+READS_FIRST = ("parent", "child", "either")
+
+
+def _listener(r: int, go_r: int, reads_first: str, listen_s: float) -> str:
+    """The child: read the shared pipe when told to; what it got ("" if nothing)."""
+    if reads_first != "either":
+        os.read(go_r, 1)  # wait for the parent's go: the order is forced, not timed
+    if reads_first == "parent":  # the parent has read already: look once, do not wait
+        listen_s = 0.0
     if select.select([r], [], [], listen_s)[0]:
         return os.read(r, 4096).decode()
     return ""
 
 
-def one_pipe_both_ways(message: str = "ping", child_delay_s: float = 0.2,
+def one_pipe_both_ways(message: str = "ping", reads_first: str = "parent",
                        deadline_s: float = 10.0) -> OnePipeResult:
     """Parent writes ``message`` into a pipe shared with a child, then reads that pipe for
-    the answer. The child starts reading ``child_delay_s`` seconds (0 to 5) later and
-    listens for half a second more; the parent waits for an answer at most
-    ``child_delay_s + 1`` seconds (``parent_read_back`` is ``""`` if the child took it)."""
+    the answer.
+
+    ``reads_first`` forces who reads first, with a second pipe that tells the child when
+    to read (no sleep, so the outcome does not depend on timing): ``"parent"`` (the parent
+    reads, then lets the child look), ``"child"`` (the parent lets the child read, waits
+    until it has, then looks) or ``"either"`` (no order, a race: either may win; each
+    waits at most half a second for data).
+    """
     message = _check_message("message", message)
-    child_delay_s = check_seconds("child_delay_s", child_delay_s, 0.0, 5.0, lo_inclusive=True)
+    reads_first = check_choice("reads_first", reads_first, READS_FIRST)
     deadline_s = check_seconds("deadline_s", deadline_s)
-    if deadline_s <= child_delay_s + 1.0:
-        raise ValueError(f"deadline_s must be longer than child_delay_s + 1 "
-                         f"({child_delay_s + 1.0:g} s), got {deadline_s:g}")
+    if deadline_s <= 1.0:
+        raise ValueError(f"deadline_s must be longer than 1 s, got {deadline_s:g}")
     _platform.require("fork", "pipe")
-    return isolate.call(_one_pipe_both_ways, message, child_delay_s, deadline_s,
+    return isolate.call(_one_pipe_both_ways, message, reads_first, deadline_s,
                         deadline_s=deadline_s)
 
 
-def _one_pipe_both_ways(message, child_delay_s, deadline_s) -> OnePipeResult:
-    with open_pipe() as (r, w):
-        with start_child(_late_listener, r, child_delay_s, 0.5, pass_fds=(r, w),
+def _one_pipe_both_ways(message, reads_first, deadline_s) -> OnePipeResult:
+    listen_s = 0.5
+    with open_pipe() as (r, w), open_pipe() as (go_r, go_w):
+        with start_child(_listener, r, go_r, reads_first, listen_s, pass_fds=(r, w, go_r),
                          deadline_s=deadline_s) as child:
             os.write(w, message.encode())  # "question" for the child
+            answer = ""
+            if reads_first == "child":
+                os.write(go_w, b"g")
+                heard = child.wait().value()  # the child has read (or looked): now us
+                listen_s = 0.0
             # The "answer"... is our own question, unless the child took it first: then
             # nothing comes (bounded wait: the child keeps a write end, so no EOF either).
-            answer = ""
-            if select.select([r], [], [], child_delay_s + 1.0)[0]:
+            if select.select([r], [], [], listen_s)[0]:
                 answer = os.read(r, 4096).decode()
-            heard = child.wait().value()
+            if reads_first != "child":
+                os.write(go_w, b"g")
+                heard = child.wait().value()
     return OnePipeResult(message, answer, heard)
 
 
@@ -127,8 +147,23 @@ class ConversationResult(NamedTuple):
     timed_out: bool
     #: The child's exit status: 0, or ``-9`` when it had to be killed.
     child_exit_status: int
-    #: Median time from sending a line to reading its reply, in seconds.
-    round_trip_seconds: float
+    #: Time from sending each line to reading its reply, in seconds, in order. The first
+    #: also waits for the child to get going: it was forked just before.
+    round_trips_seconds: tuple
+    #: ``"free"`` (the scheduler places both processes), ``"same"`` (both pinned to one
+    #: CPU) or ``"split"`` (one CPU each).
+    placement: str
+
+    @property
+    def round_trip_seconds(self) -> float:
+        """Median round trip after the first one (the first if it is the only one), s."""
+        later = self.round_trips_seconds[1:] or self.round_trips_seconds
+        return statistics.median(later) if later else 0.0
+
+    @property
+    def first_round_trip_seconds(self) -> float:
+        """The first round trip, in seconds (0.0 if none was made)."""
+        return self.round_trips_seconds[0] if self.round_trips_seconds else 0.0
 
 
 def _check_message(name: str, value) -> str:
@@ -152,8 +187,9 @@ def _read_line(fd: int, buffer: bytearray) -> bytes | None:
     return line
 
 
-def _answer_lines(requests: list, replies: list, close_unused: bool) -> bool:
+def _answer_lines(requests: list, replies: list, close_unused: bool, cpu) -> bool:
     """The child: answer each line upper-cased until end of file; True if EOF came."""
+    _pin(cpu)
     if close_unused:
         close_end(requests, 1)  # we never write requests: keep no copy of that end
         close_end(replies, 0)  # we never read replies
@@ -166,10 +202,15 @@ def _answer_lines(requests: list, replies: list, close_unused: bool) -> bool:
 
 
 def converse(messages=("hello", "how are you?", "bye"), close_unused_ends: bool = True,
-             wait_s: float = 1.0, deadline_s: float = 10.0) -> ConversationResult:
+             wait_s: float = 1.0, deadline_s: float = 10.0, placement: str = "free"
+             ) -> ConversationResult:
     """Send each line of ``messages`` (1 to 1000 strings without newlines) to a child over
     one pipe and read its answer over another; then close the request pipe and wait up to
-    ``wait_s`` seconds (0.01 to 60) for the child to see end of file and end."""
+    ``wait_s`` seconds (0.01 to 60) for the child to see end of file and end.
+
+    Each round trip is timed. ``placement`` (as in :func:`ipclab.throughput.latency`):
+    ``"free"`` lets the scheduler place parent and child, ``"same"`` pins both to one CPU,
+    ``"split"`` to two different CPUs."""
     if isinstance(messages, str) or not hasattr(messages, "__iter__"):
         raise TypeError(f"messages must be a list of strings, got {messages!r}")
     messages = tuple(messages)
@@ -181,16 +222,38 @@ def converse(messages=("hello", "how are you?", "bye"), close_unused_ends: bool 
     deadline_s = check_seconds("deadline_s", deadline_s)
     if deadline_s <= wait_s:
         raise ValueError(f"deadline_s must be longer than wait_s ({wait_s:g} s), got {deadline_s:g}")
+    placement = check_choice("placement", placement, ("free", "same", "split"))
     _platform.require("fork", "pipe")
+    from .throughput import placement_cpus
+
+    cpus = placement_cpus(placement)  # raises here if the placement is impossible here
     return isolate.call(_converse, messages, close_unused_ends, wait_s, deadline_s,
-                        deadline_s=deadline_s + wait_s)
+                        placement, cpus, deadline_s=deadline_s + wait_s)
 
 
-def _converse(messages, close_unused, wait_s, deadline_s) -> ConversationResult:
+def _pin(cpu) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
+def _converse(messages, close_unused, wait_s, deadline_s, placement="free", cpus=None
+              ) -> ConversationResult:
+    parent_cpu, child_cpu = cpus if cpus is not None else (None, None)
+    saved = os.sched_getaffinity(0) if cpus is not None else None
+    try:
+        _pin(parent_cpu)
+        return _talk(messages, close_unused, wait_s, deadline_s, placement, child_cpu)
+    finally:
+        if saved is not None:
+            os.sched_setaffinity(0, saved)  # outside Jupyter this is the caller's process
+
+
+def _talk(messages, close_unused, wait_s, deadline_s, placement, child_cpu
+          ) -> ConversationResult:
     with open_pipe() as requests, open_pipe() as replies:
         # After fork() the child holds all four ends, like the parent: each must close
         # the two it does not use. start_child passes the child exactly these four.
-        with start_child(_answer_lines, list(requests), list(replies), close_unused,
+        with start_child(_answer_lines, list(requests), list(replies), close_unused, child_cpu,
                          pass_fds=(*requests, *replies), deadline_s=deadline_s) as child:
             if close_unused:
                 close_end(requests, 0)  # the parent never reads requests
@@ -221,4 +284,4 @@ def _converse(messages, close_unused, wait_s, deadline_s) -> ConversationResult:
     timed_out = end.timed_out
     return ConversationResult(messages, tuple(answers), close_unused,
                               bool(end.result) and not timed_out, parent_eof, timed_out,
-                              end.exit_status, statistics.median(trips) if trips else 0.0)
+                              end.exit_status, tuple(trips), placement)

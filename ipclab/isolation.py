@@ -8,7 +8,14 @@ only when one of the processes writes to it (copy-on-write). Both facts are meas
 - :func:`fork_and_write` — one C ``long`` at one address, two values;
 - :func:`copy_on_write_faults` — a child that *reads* a big buffer causes (almost) no page
   faults, a child that *writes* it causes one fault per page: that is each page being copied;
+- :func:`fork_cost` — what ``fork()`` itself costs as the parent's memory grows: no page is
+  copied, but every page-table entry of the parent's written memory is (and marked
+  read-only), so the time grows with the memory the parent has touched. That is why
+  ``vfork``/``posix_spawn`` exist, for a child that will ``exec`` at once;
 - :func:`crash_child` — a child that crashes (even reading address 0) takes nothing with it.
+
+Memory is private after ``fork()`` — except mappings made ``MAP_SHARED`` before it
+(``mmap``, POSIX shared memory): those both processes keep seeing, writes included.
 
 Every experiment forks through :mod:`ipclab.process`, inside a helper process when the
 caller is a Jupyter kernel (:mod:`ipclab.isolate`).
@@ -19,15 +26,19 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
+import statistics
+import time
 from typing import NamedTuple
 
 from . import _platform, isolate
-from ._check import MIB, check_bytes, check_choice, check_int, check_int_list, check_seconds
+from ._check import GIB, MIB, check_bytes, check_choice, check_int, check_int_list, check_seconds
 from ._resources import open_pipe
+from .errors import ChildTimeoutError
 from .process import start_child
 
 __all__ = ["PAGE_BYTES", "ForkWriteResult", "fork_and_write", "CowFaultsResult",
-           "copy_on_write_faults", "copy_on_write_sweep", "CrashResult", "crash_child"]
+           "copy_on_write_faults", "copy_on_write_sweep", "ForkCostPoint", "fork_cost",
+           "CrashResult", "crash_child"]
 
 PAGE_BYTES = mmap.PAGESIZE
 _VALUE_LIMIT = 2**62  # fits a C long on every 64-bit system
@@ -49,10 +60,14 @@ class ForkWriteResult(NamedTuple):
     child_wrote: int
     #: What the parent wrote into its copy (after the child wrote).
     parent_wrote: int
-    #: What the child read back at the end: its own value, not the parent's.
+    #: What the child read back at the end: its own value, not the parent's (the
+    #: parent's, if ``shared``).
     child_read: int
-    #: What the parent read right after the child wrote: still ``value_before_fork``.
+    #: What the parent read right after the child wrote: still ``value_before_fork`` —
+    #: unless the variable was ``shared``: then the child's value.
     parent_read_after_child_wrote: int
+    #: True if the variable lived in memory mapped ``MAP_SHARED`` before the fork.
+    shared: bool = False
 
     @property
     def same_address(self) -> bool:
@@ -68,24 +83,41 @@ def _child_writes(box, value: int, wrote_w: int, go_r: int) -> tuple:
 
 
 def fork_and_write(value_before_fork: int = 1, child_value: int = 2, parent_value: int = 3,
-                   deadline_s: float = 10.0) -> ForkWriteResult:
+                   deadline_s: float = 10.0, shared: bool = False) -> ForkWriteResult:
     """Fork with a C ``long`` set to ``value_before_fork``; then the child writes
     ``child_value`` and the parent, after looking, writes ``parent_value``.
 
     The result shows the same virtual address in both processes, and each process reading
-    only its own write. Values: ints of magnitude below 2**62; ``deadline_s`` in seconds.
+    only its own write. With ``shared=True`` the variable lives in a page mapped
+    ``MAP_SHARED`` before the fork: then both see both writes. Values: ints of magnitude
+    below 2**62; ``deadline_s`` in seconds.
     """
     values = [check_int(name, v, -_VALUE_LIMIT, _VALUE_LIMIT) for name, v in
               (("value_before_fork", value_before_fork), ("child_value", child_value),
                ("parent_value", parent_value))]
     deadline_s = check_seconds("deadline_s", deadline_s)
+    if not isinstance(shared, bool):
+        raise TypeError(f"shared must be True or False, got {shared!r}")
     _platform.require("fork", "pipe")
-    return isolate.call(_fork_and_write, *values, deadline_s, deadline_s=deadline_s)
+    return isolate.call(_fork_and_write, *values, deadline_s, shared, deadline_s=deadline_s)
 
 
-def _fork_and_write(before: int, child_value: int, parent_value: int, deadline_s: float
-                    ) -> ForkWriteResult:
-    box = ctypes.c_long(before)
+def _fork_and_write(before: int, child_value: int, parent_value: int, deadline_s: float,
+                    shared: bool = False) -> ForkWriteResult:
+    if not shared:
+        return _write_in_both(ctypes.c_long(before), before, child_value, parent_value,
+                              deadline_s, False)
+    with mmap.mmap(-1, PAGE_BYTES, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS) as page:
+        box = ctypes.c_long.from_buffer(page)  # the variable lives in the shared page
+        try:
+            box.value = before
+            return _write_in_both(box, before, child_value, parent_value, deadline_s, True)
+        finally:
+            del box  # release the page before it is unmapped
+
+
+def _write_in_both(box, before, child_value, parent_value, deadline_s, shared
+                   ) -> ForkWriteResult:
     with open_pipe() as wrote, open_pipe() as go:
         with start_child(_child_writes, box, child_value, wrote[1], go[0],
                          pass_fds=(wrote[1], go[0]), deadline_s=deadline_s) as child:
@@ -96,7 +128,7 @@ def _fork_and_write(before: int, child_value: int, parent_value: int, deadline_s
             os.write(go[1], b"g")
             child_pid, child_address, child_read = child.wait().value()
     return ForkWriteResult(os.getpid(), child_pid, ctypes.addressof(box), child_address,
-                           before, child_value, parent_value, child_read, parent_saw)
+                           before, child_value, parent_value, child_read, parent_saw, shared)
 
 
 # -- copy-on-write, counted in page faults ------------------------------------------------------
@@ -183,6 +215,106 @@ def _copy_on_write_faults(buffer_bytes: int, access: str, deadline_s: float) -> 
         with start_child(_touch_pages, buf, access, PAGE_BYTES, deadline_s=deadline_s) as child:
             count = child.wait().value()
     return CowFaultsResult(pages * PAGE_BYTES, PAGE_BYTES, pages, access, count)
+
+
+# -- what fork() itself costs ------------------------------------------------------------------
+class ForkCostPoint(NamedTuple):
+    """How long ``fork()`` takes in a parent holding a private buffer of ``buffer_bytes``."""
+
+    #: Private anonymous memory the parent mapped before forking, in bytes.
+    buffer_bytes: int
+    #: True if the parent wrote every page of it (page-table entries exist), False if it
+    #: only mapped it (no page is really there yet).
+    touched: bool
+    #: Resident memory of the forking process just before its first fork, in bytes.
+    resident_bytes: int
+    #: Forks timed (after one untimed warm-up fork).
+    repeats: int
+    #: Time until the parent's fork returned (ipclab's ``start_child``, which is mostly
+    #: ``fork()``), in seconds: median, fastest, slowest.
+    median_fork_seconds: float
+    min_fork_seconds: float
+    max_fork_seconds: float
+    #: Median time from fork to the child reaped (it exits at once), in seconds: this
+    #: includes the kernel tearing the child's copied page tables down again.
+    median_fork_exit_wait_seconds: float
+
+    @property
+    def pages(self) -> int:
+        """Pages in the buffer."""
+        return self.buffer_bytes // PAGE_BYTES
+
+
+def _exit_at_once() -> None:
+    return None
+
+
+def _resident_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * PAGE_BYTES
+    except OSError:  # no /proc (macOS): the peak resident size, which macOS gives in bytes
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def fork_cost(sizes_bytes=(0, 16 * MIB, 64 * MIB, 256 * MIB), touched: bool = True,
+              repeats: int = 5, deadline_s: float = 60.0) -> list:
+    """For each size in ``sizes_bytes`` (0 to 1 GiB), map a private buffer of that size,
+    write one byte into every page (``touched=True``) or leave it untouched, and time
+    ``repeats`` (1 to 20) forks of a child that exits at once; a list of
+    :class:`ForkCostPoint`. The whole sweep must finish within ``deadline_s`` seconds.
+    """
+    sizes_bytes = check_int_list("sizes_bytes", sizes_bytes, 0, GIB, "bytes")
+    if not isinstance(touched, bool):
+        raise TypeError(f"touched must be True or False, got {touched!r}")
+    repeats = check_int("repeats", repeats, 1, 20)
+    deadline_s = check_seconds("deadline_s", deadline_s)
+    _platform.require("fork")
+    return isolate.call(_fork_cost, sizes_bytes, touched, repeats, deadline_s,
+                        deadline_s=deadline_s)
+
+
+def _fork_cost(sizes, touched, repeats, deadline_s) -> list:
+    end_at = time.monotonic() + deadline_s
+    return [_fork_cost_one(size, touched, repeats, end_at) for size in sizes]
+
+
+def _time_one_fork(end_at: float) -> tuple:
+    """(seconds until fork returned in the parent, seconds until the child was reaped)."""
+    left = end_at - time.monotonic()
+    if left <= 0:
+        raise ChildTimeoutError("fork_cost ran out of time (deadline_s)")
+    t0 = time.perf_counter()
+    with start_child(_exit_at_once, deadline_s=left) as child:
+        t1 = time.perf_counter()
+        child.wait().value()
+        t2 = time.perf_counter()
+    return t1 - t0, t2 - t0
+
+
+def _fork_cost_one(size: int, touched: bool, repeats: int, end_at: float) -> ForkCostPoint:
+    pages = -(-size // PAGE_BYTES)
+    buf = None
+    try:
+        if pages:
+            buf = mmap.mmap(-1, pages * PAGE_BYTES, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            if hasattr(buf, "madvise") and hasattr(mmap, "MADV_NOHUGEPAGE"):
+                buf.madvise(mmap.MADV_NOHUGEPAGE)  # 4 KiB pages: one table entry each
+            if touched:
+                for off in range(0, len(buf), PAGE_BYTES):
+                    buf[off] = 1
+        resident = _resident_bytes()
+        _time_one_fork(end_at)  # warm-up: the first fork after mapping is not counted
+        runs = [_time_one_fork(end_at) for _ in range(repeats)]
+    finally:
+        if buf is not None:
+            buf.close()
+    forks = [f for f, _ in runs]
+    return ForkCostPoint(pages * PAGE_BYTES, touched, resident, repeats,
+                         statistics.median(forks), min(forks), max(forks),
+                         statistics.median([w for _, w in runs]))
 
 
 # -- protection: a crash stays in its process ---------------------------------------------------

@@ -47,7 +47,8 @@ class PipelineResult(NamedTuple):
     output: bytes
     #: What all programs wrote to standard error, interleaved.
     errors_output: bytes
-    #: Exit status of each program: the exit code, or minus the signal that killed it.
+    #: Exit status of each program: the exit code, or minus the signal that killed it;
+    #: 127 if the program was not found, 126 if it could not be run (as a shell says).
     exit_statuses: tuple
     #: Why ``exec`` failed, per program (``"nosuch: FileNotFoundError: ..."``), else None.
     exec_errors: tuple
@@ -93,10 +94,14 @@ def run_pipeline(commands, input_bytes: bytes = b"", close_unused_ends: bool = T
     the last program never sees end of file, and the pipeline is killed at ``deadline_s``
     seconds — the result says ``timed_out=True``.
 
-    ``sigpipe="default"`` gives each program SIGPIPE's default action before ``exec``, as a
-    shell (and :mod:`subprocess`) does: a program writing into a pipe nobody reads any more
-    is killed (``yes | head -n 1``: exit status ``-13``). ``"ignore"`` keeps Python's
-    setting, which ``exec`` preserves: the program gets ``EPIPE`` errors instead.
+    ``sigpipe="default"`` gives each program SIGPIPE's default action before ``exec``, as
+    :mod:`subprocess` does (``restore_signals=True``): a program writing into a pipe nobody
+    reads any more is killed (``yes | head -n 1``: exit status ``-13``). ``"ignore"`` keeps
+    Python's setting, which ``exec`` preserves — as a shell does, which passes an ignored
+    signal on ignored (POSIX): the program gets ``EPIPE`` errors instead.
+
+    A program that cannot be run gets exit status 127 (not found) or 126 (found, but not
+    executable) and a message on standard error, as in a shell; ``exec_errors`` says why.
     """
     commands = _check_commands(commands)
     sigpipe = check_choice("sigpipe", sigpipe, ("default", "ignore"))
@@ -142,7 +147,27 @@ def _exec_stage(argv: tuple, stdin_fd: int, stdout_fd: int, stderr_fd: int,
     for fd in {stdin_fd, stdout_fd, stderr_fd}:
         if fd > 2:
             os.close(fd)  # the originals are no longer needed
-    os.execvp(argv[0], list(argv))  # on success this never returns
+    try:
+        os.execvp(argv[0], list(argv))  # on success this never returns
+    except OSError as exc:  # still our code in the child: say why, as a shell would
+        try:
+            os.write(2, f"{argv[0]}: {exc.strerror or exc}\n".encode(errors="replace"))
+        except OSError:
+            pass  # nobody reads our standard error: the exit status still tells
+        raise ExecFailed(exc) from None
+
+
+class ExecFailed(SystemExit):
+    """``exec`` failed in a pipeline's child: exit status 127 if the program was not found,
+    126 if it was found but could not be run (not executable, a directory...) — as a POSIX
+    shell reports it."""
+
+    def __init__(self, error: OSError):
+        super().__init__(127 if isinstance(error, FileNotFoundError) else 126)
+        self.reason = f"{type(error).__name__}: {error}"
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 def _run_pipeline(commands, input_bytes, close_unused, deadline_s, sigpipe="default"
@@ -181,8 +206,7 @@ def _run_pipeline(commands, input_bytes, close_unused, deadline_s, sigpipe="defa
             end = child.wait(timeout_s=0.0) if timed_out else child.wait()
             timed_out = timed_out or end.timed_out
             statuses.append(end.exit_status)
-            # A traceback means the target raised: exec failed (the program never ran).
-            exec_errors.append(f"{argv[0]}: {end.error}" if end.child_traceback else None)
+            exec_errors.append(_exec_error(argv[0], end))
         seconds = time.monotonic() - t0
     finally:
         for child in children:
@@ -190,6 +214,15 @@ def _run_pipeline(commands, input_bytes, close_unused, deadline_s, sigpipe="defa
         close_quietly(*fds)
     return PipelineResult(commands, output, errors, tuple(statuses), tuple(exec_errors),
                           close_unused, timed_out, seconds)
+
+
+def _exec_error(program: str, end) -> str | None:
+    """``"prog: FileNotFoundError: ..."`` if the child's exec failed, else None."""
+    if not end.child_traceback:  # no traceback: the child became the program (exec worked)
+        return None
+    prefix = f"{ExecFailed.__name__}: "
+    error = end.error or ""
+    return f"{program}: {error[len(prefix):] if error.startswith(prefix) else error}"
 
 
 def _pump(in_w, data, out_r, err_r, fds, deadline):

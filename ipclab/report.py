@@ -163,6 +163,22 @@ def _cow(quick: bool) -> _Data:
                  ("buffer (B)", "child", "pages", "child's page faults"), rows, results)
 
 
+def _fork_cost(quick: bool) -> _Data:
+    isolation = _module("isolation")
+    fork_cost = _need_attr(isolation, "fork_cost")
+    plot = _plot_function("fork_cost")
+    sizes = (0, 16 << 20, 64 << 20) if quick else (0, 16 << 20, 64 << 20, 256 << 20)
+    points = fork_cost(sizes) + fork_cost(sizes, touched=False)
+    rows = [(_n(p.buffer_bytes), "written" if p.touched else "never written",
+             _secs(p.median_fork_seconds),
+             f"{_secs(p.min_fork_seconds)} – {_secs(p.max_fork_seconds)}") for p in points]
+    return _Data([("processes-fork-cost", plot(points))],
+                 "Time for fork() to return in a parent holding a private buffer, every page "
+                 "written or never written: fork() copies no page but copies the page tables, "
+                 "so its time grows with the memory written.",
+                 ("buffer (B)", "buffer", "fork() median", "min – max"), rows, points)
+
+
 def _speedup(quick: bool) -> _Data:
     mod = _module("speedup")
     speedup = _need_attr(mod, "speedup")
@@ -333,9 +349,11 @@ def _web(quick: bool) -> _Data:
     watch_load = _need_attr(web, "watch_load")
     from .plots import requests_per_pid, rps_by_model, rps_over_time
 
-    # About the same run time for each model: a prefork pool serves ~10x the requests/s.
-    requests = ({"fork-per-request": 200, "prefork": 1500} if quick else
-                {"fork-per-request": 800, "prefork": 5000})
+    # About the same run time for each model, so that both lines have samples: measured
+    # with a client that keeps up (benchmarks/webserver.md), a prefork pool serves 20-40x
+    # the requests/s of fork per request on 2 cores.
+    requests = ({"fork-per-request": 200, "prefork": 5000} if quick else
+                {"fork-per-request": 800, "prefork": 20000})
     models = tuple(m for m in requests if m in getattr(web, "MODELS", ())) or ("prefork",)
     samples = {m: list(watch_load(m, requests=requests.get(m, 1000), sample_interval_s=0.05))
                for m in models}
@@ -358,6 +376,7 @@ def _web(quick: bool) -> _Data:
 #: ``(key, title, function)`` of every section, in report order.
 SECTIONS: tuple = (
     ("cow", "Processes are isolated: copy-on-write", _cow),
+    ("fork", "Processes are isolated: what fork() costs", _fork_cost),
     ("speedup", "Why processes: splitting the work", _speedup),
     ("fill", "What fits in a pipe", _fill),
     ("setpipe", "Resizing a pipe: F_SETPIPE_SZ", _setpipe),

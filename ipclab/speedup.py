@@ -3,12 +3,15 @@
 The job is counting the primes below ``limit`` by trial division — pure CPU work, easy to
 split. The numbers are cut into chunks of :data:`CHUNK` and dealt round-robin to the
 workers (so each gets a fair mix of small and large numbers). Every worker sends its partial
-count to the parent as one 16-byte record over a single shared pipe: a write of at most
+count (and the CPU time it used) to the parent as one 24-byte record over a single shared
+pipe: a write of at most
 ``PIPE_BUF`` bytes is atomic, so records from several workers never mix. The parent adds
 them up once every worker has closed its write end (end of file).
 
 How much faster several workers are depends on the machine — its number of CPUs, and what
-else runs on it — so the notebook marks these numbers as machine-dependent.
+else runs on it — so the notebook marks these numbers as machine-dependent. The ideal is
+``min(workers, CPUs)``, with CPUs counted as ``len(os.sched_getaffinity(0))`` (the CPUs this
+process may use); :func:`speedup` reports medians with their spread.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ CHUNK = 1000
 MAX_WORKERS = 32
 #: Largest ``limit`` accepted (about 10 s of work for one process).
 MAX_LIMIT = 10_000_000
-_RECORD = struct.Struct("!IxxxxQ")  # worker index, prime count: 16 bytes, below PIPE_BUF
+_RECORD = struct.Struct("!IxxxxQd")  # worker index, prime count, CPU seconds: 24 bytes
 
 
 def _is_prime(n: int) -> bool:
@@ -55,13 +58,15 @@ def primes_below(limit: int) -> int:
 
 
 def _worker(index: int, workers: int, limit: int, w: int) -> int:
-    """Count primes in chunks index, index+workers, ...; send one record; return the count."""
+    """Count primes in chunks index, index+workers, ...; send one record (with the CPU time
+    this process used: a forked child's count starts at zero); return the count."""
     count = 0
     for start in range(index * CHUNK, limit, workers * CHUNK):
         for n in range(start, min(start + CHUNK, limit)):
             if _is_prime(n):
                 count += 1
-    os.write(w, _RECORD.pack(index, count))  # one write <= PIPE_BUF: atomic
+    cpu_seconds = time.process_time()  # this process's CPU clock: zero at fork
+    os.write(w, _RECORD.pack(index, count, cpu_seconds))  # one write <= PIPE_BUF: atomic
     return count
 
 
@@ -77,6 +82,8 @@ class SplitResult(NamedTuple):
     #: Wall-clock time from the first fork to the last report, in seconds.
     seconds: float
     worker_pids: tuple
+    #: CPU time the workers used, all together, in seconds (user + system).
+    cpu_seconds: float = 0.0
 
 
 def count_primes(limit: int = 200_000, workers: int = 2, deadline_s: float = 60.0
@@ -113,24 +120,50 @@ def _count_primes(limit: int, workers: int, deadline_s: float) -> SplitResult:
         finally:
             for child in children:
                 child.close()
+    cpu = 0.0
     for off in range(0, len(data) - len(data) % _RECORD.size, _RECORD.size):
-        index, count = _RECORD.unpack_from(data, off)
+        index, count, cpu_seconds = _RECORD.unpack_from(data, off)
         partial[index] = count
+        cpu += cpu_seconds
     return SplitResult(limit, workers, sum(partial), tuple(partial), seconds,
-                       tuple(c.pid for c in children))
+                       tuple(c.pid for c in children), cpu)
 
 
 class SpeedupPoint(NamedTuple):
-    """The prime count with some number of workers, against one worker."""
+    """The prime count with some number of workers, against one worker.
+
+    Each repeat is one *round* that times every worker count once, one after the other, so
+    that a change in the machine's load or clock speed during the measurement hits all
+    counts alike; the speedup of a round is the 1-worker time of that same round divided
+    by this count's time. A warm-up round runs first and is not counted.
+    """
 
     workers: int
     #: Median wall-clock time over the repeats, in seconds.
     seconds: float
-    #: Time with one worker divided by time with ``workers`` (higher is better).
+    #: Fastest and slowest of the repeats, in seconds.
+    min_seconds: float
+    max_seconds: float
+    #: Median over the rounds of (1-worker time / this time) (higher is better).
     speedup: float
+    #: Lowest and highest speedup of a round: the spread.
+    min_speedup: float
+    max_speedup: float
     primes: int
-    #: CPUs this process may run on (the ceiling for the speedup).
+    #: CPUs this process may run on (``len(os.sched_getaffinity(0))``): the ceiling.
     cpus: int
+    #: Rounds measured (the warm-up round not included).
+    repeats: int
+    #: Median over the rounds of the CPU time the workers got divided by what they could
+    #: have had (wall time x min(workers, CPUs)): near 1 when every usable CPU worked for
+    #: them all along; lower when other programs took CPU time (then the speedup is
+    #: disturbed too) or when the work did not divide evenly over the CPUs.
+    cpu_share: float = 1.0
+
+    @property
+    def ideal_speedup(self) -> int:
+        """``min(workers, cpus)``: what perfect splitting gives, with no cost at all."""
+        return min(self.workers, self.cpus)
 
 
 def _cpus() -> int:
@@ -140,11 +173,11 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def speedup(limit: int = 200_000, workers=(1, 2, 3, 4), repeats: int = 1,
+def speedup(limit: int = 200_000, workers=(1, 2, 3, 4), repeats: int = 3,
             deadline_s: float = 120.0) -> Iterator[SpeedupPoint]:
-    """Yield a :class:`SpeedupPoint` per worker count in ``workers`` (ints 1 to 32), the
-    median of ``repeats`` (1 to 20) runs each. One worker is always measured first: it is
-    the baseline. ``limit``: 0 to 10,000,000."""
+    """Yield a :class:`SpeedupPoint` per worker count in ``workers`` (ints 1 to 32), from
+    ``repeats`` (1 to 20) interleaved rounds after one warm-up round. One worker is always
+    measured too: it is the baseline. ``limit``: 0 to 10,000,000."""
     limit = check_int("limit", limit, 0, MAX_LIMIT)
     workers = check_int_list("workers", workers, 1, MAX_WORKERS)
     repeats = check_int("repeats", repeats, 1, 20)
@@ -160,14 +193,28 @@ def _median(values: list) -> float:
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
+def _ratio(base: float, seconds: float) -> float:
+    return base / seconds if seconds > 0 else float("inf")
+
+
 def _speedup(limit, workers, repeats, deadline_s):
     cpus = _cpus()
-    base = None
-    for n in dict.fromkeys((1,) + tuple(workers)):
-        runs = [_count_primes(limit, n, deadline_s) for _ in range(repeats)]
-        seconds = _median([run.seconds for run in runs])
-        if base is None:
-            base = seconds
-        if n in workers:
-            yield SpeedupPoint(n, seconds, base / seconds if seconds > 0 else float("inf"),
-                               runs[0].primes, cpus)
+    counts = tuple(dict.fromkeys((1,) + tuple(workers)))
+    # One baseline timed once, before the rest, turns any change of load or clock speed
+    # between the runs into a "speedup" (above the ideal, too). So: an untimed warm-up
+    # round, then rounds that each time every count, and ratios taken within a round.
+    for n in counts:
+        _count_primes(limit, n, deadline_s)
+    rounds = [{n: _count_primes(limit, n, deadline_s) for n in counts} for _ in range(repeats)]
+    for n in workers:
+        times = [r[n].seconds for r in rounds]
+        ratios = [_ratio(r[1].seconds, r[n].seconds) for r in rounds]
+        shares = [_cpu_share(r[n], cpus) for r in rounds]
+        yield SpeedupPoint(n, _median(times), min(times), max(times), _median(ratios),
+                           min(ratios), max(ratios), rounds[0][n].primes, cpus, repeats,
+                           _median(shares))
+
+
+def _cpu_share(run: SplitResult, cpus: int) -> float:
+    usable = run.seconds * min(run.workers, cpus)
+    return run.cpu_seconds / usable if usable > 0 else 0.0

@@ -10,17 +10,24 @@ def test_wrong_end_errors():
     assert (e.write_to_read_end, e.read_from_write_end, e.seek) == ("EBADF", "EBADF", "ESPIPE")
 
 
-def test_one_pipe_both_ways_reads_back_own_message():
-    o = conversation.one_pipe_both_ways("question?", child_delay_s=0.2)
-    assert o.parent_sent == o.parent_read_back == "question?"
-    assert o.child_heard == ""
+def test_one_pipe_parent_reading_first_reads_back_its_own_message():
+    for _ in range(3):  # forced by a second pipe, not by timing: the same every time
+        o = conversation.one_pipe_both_ways("question?", reads_first="parent")
+        assert o.parent_sent == o.parent_read_back == "question?"
+        assert o.child_heard == ""
 
 
-def test_one_pipe_exactly_one_side_gets_the_message():
-    # With no delay the child may win the race or not: either way exactly one side got it,
+def test_one_pipe_child_reading_first_takes_the_message():
+    for _ in range(3):
+        o = conversation.one_pipe_both_ways("question?", reads_first="child")
+        assert (o.parent_read_back, o.child_heard) == ("", "question?")
+
+
+def test_one_pipe_race_exactly_one_side_gets_the_message():
+    # Unordered, the child may win the race or not: either way exactly one side got it,
     # and the parent does not hang when the child took it.
     for _ in range(5):
-        o = conversation.one_pipe_both_ways("x", child_delay_s=0.0)
+        o = conversation.one_pipe_both_ways("x", reads_first="either")
         assert (o.parent_read_back, o.child_heard) in (("x", ""), ("", "x"))
 
 
@@ -29,7 +36,28 @@ def test_converse_two_pipes():
     assert c.replies == ("HELLO", "STRASSE", "A B C")
     assert c.child_saw_eof and c.parent_saw_eof and not c.timed_out
     assert c.child_exit_status == 0 and c.closed_unused_ends
-    assert c.round_trip_seconds > 0
+    assert len(c.round_trips_seconds) == 3 and all(t > 0 for t in c.round_trips_seconds)
+    assert c.first_round_trip_seconds == c.round_trips_seconds[0]
+    later = c.round_trips_seconds[1:]
+    assert c.round_trip_seconds == (later[0] + later[1]) / 2  # the median of the later two
+    assert c.placement == "free"
+
+
+def test_converse_one_message_round_trip_is_that_message():
+    c = conversation.converse(["only"])
+    assert c.round_trip_seconds == c.first_round_trip_seconds == c.round_trips_seconds[0]
+
+
+@pytest.mark.parametrize("placement", ["same", "split"])
+def test_converse_pinned_child_runs_where_it_is_told(placement):
+    import os
+
+    before = os.sched_getaffinity(0)
+    if placement == "split" and len(before) < 2:
+        pytest.skip("needs two CPUs")
+    c = conversation.converse(["a", "b"], placement=placement)
+    assert c.replies == ("A", "B") and c.placement == placement
+    assert os.sched_getaffinity(0) == before  # the caller's CPUs are given back
 
 
 def test_converse_many_messages():
@@ -49,8 +77,9 @@ def test_converse_unused_ends_open_hangs_until_killed():
     (lambda: conversation.one_pipe_both_ways(b"ping"), TypeError, "message"),
     (lambda: conversation.one_pipe_both_ways(""), ValueError, "message"),
     (lambda: conversation.one_pipe_both_ways("a\nb"), ValueError, "message"),
-    (lambda: conversation.one_pipe_both_ways("x", child_delay_s=6), ValueError, "child_delay_s"),
-    (lambda: conversation.one_pipe_both_ways("x", child_delay_s=1, deadline_s=1), ValueError, "deadline_s"),
+    (lambda: conversation.one_pipe_both_ways("x", reads_first="nobody"), ValueError, "reads_first"),
+    (lambda: conversation.one_pipe_both_ways("x", reads_first=None), ValueError, "reads_first"),
+    (lambda: conversation.one_pipe_both_ways("x", deadline_s=1), ValueError, "deadline_s"),
     (lambda: conversation.converse("hello"), TypeError, "messages"),
     (lambda: conversation.converse([]), ValueError, "messages"),
     (lambda: conversation.converse(["ok", 3]), TypeError, r"messages\[1\]"),
@@ -58,6 +87,7 @@ def test_converse_unused_ends_open_hangs_until_killed():
     (lambda: conversation.converse(["x"], close_unused_ends=None), TypeError, "close_unused_ends"),
     (lambda: conversation.converse(["x"], wait_s=0), ValueError, "wait_s"),
     (lambda: conversation.converse(["x"], wait_s=2, deadline_s=1), ValueError, "deadline_s"),
+    (lambda: conversation.converse(["x"], placement="near"), ValueError, "placement"),
 ])
 def test_bad_arguments_are_named(call, exc, name):
     with pytest.raises(exc, match=name):

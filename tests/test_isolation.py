@@ -3,6 +3,7 @@
 import pytest
 
 from ipclab import isolation, plots
+from ipclab.errors import ChildTimeoutError
 from ipclab.isolation import PAGE_BYTES
 
 
@@ -14,6 +15,15 @@ def test_fork_and_write_same_address_separate_values():
     assert r.parent_read_after_child_wrote == 7  # the child's write is invisible here
     assert r.child_read == -5  # and the parent's is invisible there
     assert (r.value_before_fork, r.child_wrote, r.parent_wrote) == (7, -5, 11)
+
+
+def test_fork_and_write_map_shared_made_before_fork_is_seen_by_both():
+    r = isolation.fork_and_write(value_before_fork=7, child_value=-5, parent_value=11,
+                                 shared=True)
+    assert r.shared and r.same_address
+    assert r.parent_read_after_child_wrote == -5  # the child's write, seen by the parent
+    assert r.child_read == 11  # and the parent's, seen by the child
+    assert not isolation.fork_and_write(7, -5, 11).shared
 
 
 @pytest.mark.parametrize("access", ["read", "write"])
@@ -40,6 +50,47 @@ def test_copy_on_write_sweep_covers_every_combination_and_plots():
     assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 3
 
 
+def test_cow_plot_page_count_line_is_drawn_over_the_writes_it_coincides_with():
+    results = isolation.copy_on_write_sweep((1 << 20, 2 << 20), ("write", "read"))
+    ax = plots.cow_faults(results).axes[0]
+    lines = {line.get_label(): line for line in ax.lines}
+    pages, writes = lines["pages in the buffer"], lines["child writes every page"]
+    # The writing child's faults equal the page count (give or take a few): the dashed
+    # line must be on top and thinner, or it is hidden under the other one.
+    assert list(pages.get_ydata()) == [256, 512]
+    assert pages.get_linestyle() == "--"
+    assert pages.get_zorder() > writes.get_zorder()
+    assert pages.get_linewidth() < writes.get_linewidth()
+    assert ax.get_legend() is not None
+
+
+def test_fork_cost_measures_each_size_and_both_kinds_of_buffer():
+    points = isolation.fork_cost((0, 4 << 20), touched=True, repeats=2)
+    untouched = isolation.fork_cost((0, 4 << 20), touched=False, repeats=1)
+    assert [(p.buffer_bytes, p.touched, p.repeats) for p in points + untouched] == [
+        (0, True, 2), (4 << 20, True, 2), (0, False, 1), (4 << 20, False, 1)]
+    for p in points + untouched:
+        assert 0 < p.min_fork_seconds <= p.median_fork_seconds <= p.max_fork_seconds
+        assert p.median_fork_exit_wait_seconds >= p.min_fork_seconds
+        assert p.pages == p.buffer_bytes // PAGE_BYTES
+    # The written buffer is really resident in the forking process; the untouched one not.
+    assert points[1].resident_bytes - points[0].resident_bytes >= 0.9 * (4 << 20)
+    assert untouched[1].resident_bytes - untouched[0].resident_bytes < 0.5 * (4 << 20)
+    fig = plots.fork_cost(points + untouched)
+    assert fig.axes[0].get_legend_handles_labels()[1] == [
+        "every page written before fork()", "mapped, never written"]
+
+
+def test_fork_cost_rounds_a_buffer_up_to_whole_pages():
+    (p,) = isolation.fork_cost((PAGE_BYTES + 1,), repeats=1)
+    assert p.buffer_bytes == 2 * PAGE_BYTES and p.pages == 2
+
+
+def test_fork_cost_gives_up_at_its_deadline():
+    with pytest.raises(ChildTimeoutError):
+        isolation.fork_cost((0,) * 20, repeats=20, deadline_s=0.02)
+
+
 @pytest.mark.parametrize("how, status, sig", [("segfault", -11, "SIGSEGV"),
                                               ("abort", -6, "SIGABRT"),
                                               ("exception", 1, None)])
@@ -53,6 +104,7 @@ def test_crash_child_stays_in_the_child(how, status, sig):
     (lambda: isolation.fork_and_write(child_value=2**63), ValueError, "child_value"),
     (lambda: isolation.fork_and_write(parent_value=True), TypeError, "parent_value"),
     (lambda: isolation.fork_and_write(deadline_s=0), ValueError, "deadline_s"),
+    (lambda: isolation.fork_and_write(shared=1), TypeError, "shared"),
     (lambda: isolation.copy_on_write_faults(100), ValueError, "buffer_bytes"),
     (lambda: isolation.copy_on_write_faults(300 << 20), ValueError, "buffer_bytes"),
     (lambda: isolation.copy_on_write_faults(4096, "execute"), ValueError, "access"),
@@ -62,6 +114,14 @@ def test_crash_child_stays_in_the_child(how, status, sig):
     (lambda: isolation.copy_on_write_sweep((4096,), ()), ValueError, "accesses"),
     (lambda: isolation.copy_on_write_sweep((4096,), ("peek",)), ValueError, "accesses[0]"),
     (lambda: isolation.crash_child("explode"), ValueError, "how"),
+    (lambda: isolation.fork_cost(()), ValueError, "sizes_bytes"),
+    (lambda: isolation.fork_cost((-1,)), ValueError, "sizes_bytes"),
+    (lambda: isolation.fork_cost((2 << 30,)), ValueError, "sizes_bytes"),
+    (lambda: isolation.fork_cost(4096), TypeError, "sizes_bytes"),
+    (lambda: isolation.fork_cost((0,), touched="yes"), TypeError, "touched"),
+    (lambda: isolation.fork_cost((0,), repeats=0), ValueError, "repeats"),
+    (lambda: isolation.fork_cost((0,), repeats=21), ValueError, "repeats"),
+    (lambda: isolation.fork_cost((0,), deadline_s=0), ValueError, "deadline_s"),
 ])
 def test_bad_arguments_are_named(call, exc, words):
     with pytest.raises(exc, match=words.replace("[", r"\[").replace("]", r"\]")):
@@ -73,3 +133,7 @@ def test_cow_plot_rejects_wrong_results():
         plots.cow_faults([])
     with pytest.raises(TypeError):
         plots.cow_faults([object()])
+    with pytest.raises(ValueError):
+        plots.fork_cost([])
+    with pytest.raises(TypeError):
+        plots.fork_cost(isolation.copy_on_write_sweep((PAGE_BYTES,), ("read",)))

@@ -39,11 +39,32 @@ def test_stderr_is_collected():
     assert r.text.strip() == "0"
 
 
-def test_missing_program_reports_exec_error():
+def test_missing_program_exits_127_as_in_a_shell():
     r = pipeline.run_pipeline([["ipclab-no-such-program"], ["wc", "-l"]])
-    assert r.exit_statuses == (1, 0)
+    assert r.exit_statuses == (127, 0)
     assert r.exec_errors[0].startswith("ipclab-no-such-program: FileNotFoundError")
     assert r.exec_errors[1] is None
+    assert b"ipclab-no-such-program: No such file or directory" in r.errors_output
+    assert r.text.strip() == "0"  # wc still ran, and read end of file
+
+
+def test_program_found_but_not_executable_exits_126(tmp_path):
+    script = tmp_path / "not-executable"
+    script.write_text("echo never\n")
+    script.chmod(0o644)  # no x bit: exec fails with EACCES, even for root
+    r = pipeline.run_pipeline([[str(script)]])
+    assert r.exit_statuses == (126,)
+    assert r.exec_errors[0] == f"{script}: PermissionError: [Errno 13] Permission denied"
+    assert r.output == b""
+
+
+def test_exit_statuses_agree_with_a_real_shell(tmp_path):
+    import subprocess
+
+    (tmp_path / "plain").write_text("")
+    for argv in (["ipclab-no-such-program"], [str(tmp_path / "plain")], [str(tmp_path)]):
+        shell = subprocess.run(["sh", "-c", '"$0"', argv[0]], capture_output=True)
+        assert pipeline.run_pipeline([argv]).exit_statuses == (shell.returncode,)
 
 
 def test_unused_write_end_kept_open_hangs_until_the_deadline():

@@ -18,6 +18,17 @@ def test_count_primes_same_answer_for_any_number_of_workers(workers):
     assert len(r.partial_counts) == workers == len(r.worker_pids) == len(set(r.worker_pids))
     assert sum(r.partial_counts) == r.primes
     assert r.seconds > 0
+    assert r.cpu_seconds > 0  # each worker reports its own CPU time in its record
+
+
+def test_count_primes_cpu_time_is_the_workers_not_the_parents():
+    import time
+
+    parent_before = time.process_time()
+    r = speedup.count_primes(200_000, 2)
+    # The parent only waits: the CPU time of the counting is the workers'.
+    assert r.cpu_seconds > 5 * (time.process_time() - parent_before)
+    assert r.cpu_seconds <= r.seconds * 2 * 1.2
 
 
 def test_count_primes_more_workers_than_chunks():
@@ -32,17 +43,40 @@ def test_count_primes_round_robin_is_deterministic():
 
 
 def test_speedup_points_for_requested_workers_and_plot():
-    points = list(speedup.speedup(5000, workers=(2, 3), repeats=1))
+    points = list(speedup.speedup(5000, workers=(2, 3), repeats=3))
     assert [p.workers for p in points] == [2, 3]  # 1 worker measured as baseline, not yielded
     for p in points:
-        assert p.primes == 669 and p.seconds > 0 and p.speedup > 0 and p.cpus >= 1
+        assert p.primes == 669 and p.cpus >= 1 and p.repeats == 3
+        assert 0 < p.min_seconds <= p.seconds <= p.max_seconds
+        assert 0 < p.min_speedup <= p.speedup <= p.max_speedup
+        assert p.ideal_speedup == min(p.workers, p.cpus)
+        assert 0 < p.cpu_share <= 1.2  # CPU time got / CPU time usable (clock ticks blur it)
     fig = plots.speedup_vs_workers(points)
-    assert len(fig.axes[0].lines) == 2
+    ax = fig.axes[0]
+    assert ax.get_legend_handles_labels()[1] == [
+        f"ideal: min(workers, {points[0].cpus} CPU{'s' if points[0].cpus > 1 else ''})",
+        "measured: median, min–max (this machine, now)"]
+    assert len(ax.collections) == 1  # the error bars: the spread is drawn
+
+
+def test_speedup_cpus_are_the_affinity_mask():
+    import os
+
+    (p,) = list(speedup.speedup(2000, workers=(2,), repeats=1))
+    assert p.cpus == len(os.sched_getaffinity(0))
+
+
+def test_speedup_ratio_is_taken_within_each_round():
+    # Every round times 1 worker and N workers; the speedup is the median of the rounds'
+    # ratios. With one round the two agree exactly, whatever the load did meanwhile.
+    (p,) = list(speedup.speedup(20_000, workers=(2,), repeats=1))
+    assert p.speedup == p.min_speedup == p.max_speedup
+    assert p.seconds == p.min_seconds == p.max_seconds
 
 
 def test_speedup_baseline_point_is_one():
     (p,) = list(speedup.speedup(2000, workers=(1,)))
-    assert p.speedup == 1.0
+    assert p.speedup == p.min_speedup == p.max_speedup == 1.0
 
 
 @pytest.mark.parametrize("call, exc, name", [
@@ -56,6 +90,8 @@ def test_speedup_baseline_point_is_one():
     (lambda: speedup.speedup(100, workers=(1, 0)), ValueError, r"workers\[1\]"),
     (lambda: speedup.speedup(100, workers=4), TypeError, "workers"),
     (lambda: speedup.speedup(100, repeats=0), ValueError, "repeats"),
+    (lambda: speedup.speedup(100, repeats=21), ValueError, "repeats"),
+    (lambda: speedup.speedup(10**8), ValueError, "limit"),
     (lambda: speedup.primes_below("10"), TypeError, "limit"),
 ])
 def test_bad_arguments_are_named(call, exc, name):
