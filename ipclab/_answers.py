@@ -16,8 +16,19 @@ from typing import Any, NamedTuple
 
 from .exercises import WrongAnswer
 
-__all__ = ["Question", "check", "digest_of", "normal_form", "CHAPTERS", "exercise_ids", "owns",
-           "check_chapter", "answer_name", "answer_key", "grade"]
+__all__ = [
+    "Question",
+    "check",
+    "digest_of",
+    "normal_form",
+    "CHAPTERS",
+    "exercise_ids",
+    "owns",
+    "check_chapter",
+    "answer_name",
+    "answer_key",
+    "grade",
+]
 
 _SALT = "ipclab-exercise-v1"
 #: The module that holds the checked exercises (its ``EXERCISES``) of each later chapter,
@@ -96,8 +107,7 @@ def check(questions: dict, exercise_id: str, answer: Any) -> None:
     """Print whether ``answer`` is right for ``questions[exercise_id]``; raise
     :class:`WrongAnswer` if it is not (or is ``...``/None)."""
     if not isinstance(exercise_id, str) or exercise_id not in questions:
-        raise ValueError(f"exercise_id must be one of {', '.join(questions)}, got "
-                         f"{exercise_id!r}")
+        raise ValueError(f"exercise_id must be one of {', '.join(questions)}, got {exercise_id!r}")
     q = questions[exercise_id]
     if answer is ... or answer is None:
         message = f"✘ {exercise_id}: not answered yet — replace ... with your answer. {q.question}"
@@ -146,8 +156,9 @@ def owns(exercise_id: object) -> bool:
 def _question(exercise_id: str) -> Question:
     questions = _chapter(str(exercise_id)[:2])
     if exercise_id not in questions:
-        raise ValueError(f"exercise_id must be one of {', '.join(exercise_ids())}, got "
-                         f"{exercise_id!r}")
+        raise ValueError(
+            f"exercise_id must be one of {', '.join(exercise_ids())}, got {exercise_id!r}"
+        )
     return questions[exercise_id]
 
 
@@ -180,8 +191,9 @@ def grade(exercise_id: str, answer: Any, right: Any = _MEASURE):
     try:
         passed = _right(exercise_id, q, answer, right)
     except Exception as exc:  # a grade is a verdict, never a traceback
-        return Graded(False, f"the answer key could not be measured here: "
-                             f"{type(exc).__name__}: {exc}")
+        return Graded(
+            False, f"the answer key could not be measured here: {type(exc).__name__}: {exc}"
+        )
     if passed:
         return Graded(True, f"right — {_why(q, answer)}")
     hint = q.hints[0] if q.hints else "think again."

@@ -36,8 +36,7 @@ STOP_SIGNAL = signal.SIGUSR1
 _DRAIN_S = 0.2
 
 
-def supervise(source: str, prelude: str, deadline_s: float, cwd: str
-               ) -> Iterator[tuple[str, Any]]:
+def supervise(source: str, prelude: str, deadline_s: float, cwd: str) -> Iterator[tuple[str, Any]]:
     """In the helper: run the code in a child, stream its output, inspect, clean up, report."""
     _become_subreaper()  # orphans of the code's processes come to us, not to init
     started = time.monotonic()
@@ -49,8 +48,16 @@ def supervise(source: str, prelude: str, deadline_s: float, cwd: str
     streams = {out_r: _Stream("stdout"), err_r: _Stream("stderr")}
     child = None
     try:
-        child = start_child(_run_learner_code, source, prelude, cwd, out_w, err_w,
-                            pass_fds=(out_w, err_w), deadline_s=deadline_s + 2.0)
+        child = start_child(
+            _run_learner_code,
+            source,
+            prelude,
+            cwd,
+            out_w,
+            err_w,
+            pass_fds=(out_w, err_w),
+            deadline_s=deadline_s + 2.0,
+        )
         close_quietly(out_w, err_w)
         out_w = err_w = None
         ended = None
@@ -58,8 +65,9 @@ def supervise(source: str, prelude: str, deadline_s: float, cwd: str
         while ended is None:
             waits = [*_open(streams), stop_r] + ([child.pidfd] if child.pidfd is not None else [])
             left = max(0.0, end - time.monotonic())
-            ready = select.select(waits, [], [], left if child.pidfd is not None
-                                  else min(left, 0.01))[0]
+            ready = select.select(
+                waits, [], [], left if child.pidfd is not None else min(left, 0.01)
+            )[0]
             yield from _pump(streams, ready)
             if stop_r in ready:
                 ended = "stopped"
@@ -84,13 +92,24 @@ def supervise(source: str, prelude: str, deadline_s: float, cwd: str
         _kill_tree(child, tree)
         yield from _drain(streams)
         removed = _remove_new(cwd, fifos_before, shm_before)
-        yield "report", CellReport(
-            ended=ended, seconds=time.monotonic() - started, deadline_seconds=deadline_s,
-            stdout=streams[out_r].text(), stderr=streams[err_r].text(),
-            error=result.get("error"), value_repr=result.get("value_repr"),
-            children=tuple(children), open_fds=tuple(result.get("open_fds", ())),
-            blocked=tuple(blocked), removed=tuple(removed), exit_status=status,
-            picture=picture)
+        yield (
+            "report",
+            CellReport(
+                ended=ended,
+                seconds=time.monotonic() - started,
+                deadline_seconds=deadline_s,
+                stdout=streams[out_r].text(),
+                stderr=streams[err_r].text(),
+                error=result.get("error"),
+                value_repr=result.get("value_repr"),
+                children=tuple(children),
+                open_fds=tuple(result.get("open_fds", ())),
+                blocked=tuple(blocked),
+                removed=tuple(removed),
+                exit_status=status,
+                picture=picture,
+            ),
+        )
     finally:
         if child is not None:
             child.close()
@@ -180,8 +199,11 @@ def _blocked(tree: list, root: int) -> list[Blocked]:
         info = next((f for f in fds if f.pid == s.pid and f.fd == s.fd), None)
         kind = info.kind if info else ""
         others: tuple = ()
-        if info is not None and kind in ("pipe", "fifo") and s.syscall in ("read", "write",
-                                                                          "readv", "writev"):
+        if (
+            info is not None
+            and kind in ("pipe", "fifo")
+            and s.syscall in ("read", "write", "readv", "writev")
+        ):
             want = "write" if s.syscall.startswith("read") else "read"
             others = tuple((_who(h.pid, root), h.fd) for h in fdmap.holders(fds, info.inode, want))
         found.append(Blocked(s.pid, _who(s.pid, root), s.syscall, s.fd, kind, others))
@@ -329,8 +351,10 @@ def _run_learner_code(source: str, prelude: str, cwd: str, out_fd: int, err_fd: 
             sys.stderr.write(result["error"])
     finally:
         if os.getpid() != me:  # a child of the learner ran past the end of the cell's code
-            sys.stderr.write(f"[ipclab] process {os.getpid()} (a child) ran past the end of "
-                             f"your code: end every child with os._exit()\n")
+            sys.stderr.write(
+                f"[ipclab] process {os.getpid()} (a child) ran past the end of "
+                f"your code: end every child with os._exit()\n"
+            )
             sys.stderr.flush()
             os._exit(0)
     sys.stdout.flush()
@@ -341,8 +365,7 @@ def _run_learner_code(source: str, prelude: str, cwd: str, out_fd: int, err_fd: 
 
 def _exec_cell(source: str, namespace: dict) -> Any:
     """Run ``source``; return the value of its last line if that is an expression."""
-    linecache.cache[CELL_FILENAME] = (len(source), None, source.splitlines(True),
-                                      CELL_FILENAME)
+    linecache.cache[CELL_FILENAME] = (len(source), None, source.splitlines(True), CELL_FILENAME)
     tree = ast.parse(source, CELL_FILENAME)
     last = tree.body[-1] if tree.body else None
     if not isinstance(last, ast.Expr):
@@ -377,5 +400,3 @@ def _zombies() -> list[dict]:
         status = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
         found.append({"pid": p.pid, "exit_status": status})
     return found
-
-

@@ -45,8 +45,14 @@ def check_bytes(name: str, value: object, lo: int = 1, hi: int = GIB) -> int:
     return check_int(name, value, lo, hi, "bytes")
 
 
-def check_seconds(name: str, value: object, lo: float = 0.0, hi: float = MAX_DEADLINE_S,
-                  *, lo_inclusive: bool = False) -> float:
+def check_seconds(
+    name: str,
+    value: object,
+    lo: float = 0.0,
+    hi: float = MAX_DEADLINE_S,
+    *,
+    lo_inclusive: bool = False,
+) -> float:
     """A duration in seconds: a finite real number in ``(lo, hi]`` (or ``[lo, hi]``)."""
     bracket = "[" if lo_inclusive else "("
     allowed = f"a number of seconds in {bracket}{lo:g}, {hi:g}]"

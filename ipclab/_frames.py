@@ -41,6 +41,6 @@ class FrameReader:
         end = _HEADER.size + size
         if len(self._buffer) < end:
             return False, None
-        obj = pickle.loads(bytes(self._buffer[_HEADER.size:end]))
+        obj = pickle.loads(bytes(self._buffer[_HEADER.size : end]))
         del self._buffer[:end]
         return True, obj

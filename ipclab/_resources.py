@@ -13,7 +13,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 from .errors import LimitError
 
@@ -62,13 +62,17 @@ def limit_error(exc: OSError) -> OSError:
 
         soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         return LimitError(
-            errno.EMFILE, f"too many open files: this process may hold at most {soft} file "
+            errno.EMFILE,
+            f"too many open files: this process may hold at most {soft} file "
             f"descriptors (RLIMIT_NOFILE); see it with `ulimit -n`, or close other notebooks' "
-            f"kernels")
+            f"kernels",
+        )
     if exc.errno == errno.ENFILE:
         return LimitError(
-            errno.ENFILE, "the whole system ran out of open files; see the limit in "
-            "/proc/sys/fs/file-max and the count in /proc/sys/fs/file-nr")
+            errno.ENFILE,
+            "the whole system ran out of open files; see the limit in "
+            "/proc/sys/fs/file-max and the count in /proc/sys/fs/file-nr",
+        )
     return exc
 
 

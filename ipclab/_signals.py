@@ -11,14 +11,14 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["kill_group", "InterruptGuard", "Stop", "raise_stop_on", "held_back",
-           "RAISING_SIGNALS"]
+__all__ = ["kill_group", "InterruptGuard", "Stop", "raise_stop_on", "held_back", "RAISING_SIGNALS"]
 
 _SIGKILL = getattr(signal, "SIGKILL", 9)  # Windows has none; ipclab refuses to fork there
 #: Signals whose Python handlers may raise (the stop button, pytest-timeout, the helper's
 #: SIGTERM).
-RAISING_SIGNALS = frozenset(getattr(signal, n) for n in ("SIGINT", "SIGALRM", "SIGTERM")
-                            if hasattr(signal, n))
+RAISING_SIGNALS = frozenset(
+    getattr(signal, n) for n in ("SIGINT", "SIGALRM", "SIGTERM") if hasattr(signal, n)
+)
 
 
 def kill_group(pgid: int, sig: int = _SIGKILL) -> None:

@@ -15,8 +15,16 @@ from typing import NamedTuple
 from . import _platform, isolate
 from ._check import GIB, MIB, check_bytes, check_int, check_seconds
 
-__all__ = ["AtomicityResult", "writer_marker", "write_records", "read_to_eof", "count_torn",
-           "check_atomicity_args", "run", "result"]
+__all__ = [
+    "AtomicityResult",
+    "writer_marker",
+    "write_records",
+    "read_to_eof",
+    "count_torn",
+    "check_atomicity_args",
+    "run",
+    "result",
+]
 
 
 class AtomicityResult(NamedTuple):
@@ -47,7 +55,7 @@ def write_records(fd: int, marker: int, record_bytes: int, count: int) -> int:
     for _ in range(count):
         view = memoryview(record)
         while view:  # a blocking write of any size returns only when all is written
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     return count
 
 
@@ -66,7 +74,7 @@ def count_torn(stream, record_bytes: int) -> tuple:
     records = len(stream) // record_bytes
     torn = 0
     for k in range(records):
-        rec = view[k * record_bytes:(k + 1) * record_bytes]
+        rec = view[k * record_bytes : (k + 1) * record_bytes]
         if rec.tobytes().count(rec[0]) != record_bytes:
             torn += 1
     return records, torn
@@ -80,25 +88,37 @@ def check_atomicity_args(record_bytes, writers, records_per_writer, read_size_by
     read_size_bytes = check_bytes("read_size_bytes", read_size_bytes, 1, 16 * MIB)
     deadline_s = check_seconds("deadline_s", deadline_s)
     if writers * records_per_writer * record_bytes > GIB:
-        raise ValueError("writers * records_per_writer * record_bytes must be at most 1 GiB, "
-                         f"got {writers * records_per_writer * record_bytes}")
+        raise ValueError(
+            "writers * records_per_writer * record_bytes must be at most 1 GiB, "
+            f"got {writers * records_per_writer * record_bytes}"
+        )
     return record_bytes, writers, records_per_writer, read_size_bytes, deadline_s
 
 
-def run(body: Callable, channel: str, record_bytes, writers, records_per_writer,
-                  read_size_bytes, deadline_s) -> AtomicityResult:
+def run(
+    body: Callable,
+    channel: str,
+    record_bytes,
+    writers,
+    records_per_writer,
+    read_size_bytes,
+    deadline_s,
+) -> AtomicityResult:
     """Check the arguments, require fork and ``channel`` (``"pipe"``, ``"mkfifo"``), then
     run ``body(record_bytes, writers, records_per_writer, read_size, deadline_s)`` through
     :func:`ipclab.isolate.call` within ``deadline_s`` seconds."""
-    args = check_atomicity_args(record_bytes, writers, records_per_writer, read_size_bytes,
-                                deadline_s)
+    args = check_atomicity_args(
+        record_bytes, writers, records_per_writer, read_size_bytes, deadline_s
+    )
     _platform.require("fork", channel)
     return isolate.call(body, *args, deadline_s=args[-1])
 
 
-def result(stream, record_bytes: int, writers: int, records_per_writer: int,
-                     pipe_buf: int, read_size: int) -> AtomicityResult:
+def result(
+    stream, record_bytes: int, writers: int, records_per_writer: int, pipe_buf: int, read_size: int
+) -> AtomicityResult:
     """The :class:`AtomicityResult` of the bytes ``stream`` a reader got."""
     received, torn = count_torn(stream, record_bytes)
-    return AtomicityResult(writers, record_bytes, records_per_writer, pipe_buf, read_size,
-                           received, torn)
+    return AtomicityResult(
+        writers, record_bytes, records_per_writer, pipe_buf, read_size, received, torn
+    )

@@ -17,16 +17,19 @@ __all__ = ["MARGIN", "spread", "overlaps", "indistinct", "versus", "leaders", "c
 #: Medians closer than this (relative) are too close to call from one measurement.
 MARGIN = 0.05
 
-_KINDS = (("median_bytes_per_s", "min_bytes_per_s", "max_bytes_per_s"),
-          ("median_seconds", "min_seconds", "max_seconds"))
+_KINDS = (
+    ("median_bytes_per_s", "min_bytes_per_s", "max_bytes_per_s"),
+    ("median_seconds", "min_seconds", "max_seconds"),
+)
 
 
 def _fields(point) -> tuple:
     for fields in _KINDS:
         if all(hasattr(point, f) for f in fields):
             return fields
-    raise TypeError(f"expected a point with median/min/max of bytes_per_s or seconds, "
-                    f"got {point!r}")
+    raise TypeError(
+        f"expected a point with median/min/max of bytes_per_s or seconds, got {point!r}"
+    )
 
 
 def spread(point) -> tuple:
@@ -77,8 +80,7 @@ def versus(a, b, a_name: str, b_name: str) -> str:
     if overlaps(a, b):
         return f"{head}; their min–max ranges overlap: too close to call"
     if indistinct(a, b):
-        return (f"{head}; less than {MARGIN:.0%} apart: too close to call from one "
-                f"measurement")
+        return f"{head}; less than {MARGIN:.0%} apart: too close to call from one measurement"
     return f"{head}; the ranges do not overlap: {faster} was faster in every run"
 
 
@@ -97,8 +99,9 @@ def leaders(points, largest: bool = True, name: str = "mechanism") -> tuple:
     return tuple(getattr(p, name) for p in ordered if p is best or indistinct(p, best))
 
 
-def check_leader(what: str, predicted, points, largest: bool = True,
-                 name: str = "mechanism") -> str:
+def check_leader(
+    what: str, predicted, points, largest: bool = True, name: str = "mechanism"
+) -> str:
     """A prediction ("which is fastest?") against the measured :func:`leaders`: one sentence.
 
     With a single leader it reads like :func:`ipclab.exercises.compare_prediction`; when
@@ -112,9 +115,11 @@ def check_leader(what: str, predicted, points, largest: bool = True,
         verdict = "as predicted" if predicted == tied[0] else "not what you predicted — why?"
         return f"{what}: predicted {predicted!r}, measured {tied[0]!r}: {verdict}"
     others = ", ".join(map(repr, tied[1:]))
-    head = (f"{what}: {tied[0]!r} had the best median, but {others} "
-            f"{'is' if len(tied) == 2 else 'are'} within its spread (or {MARGIN:.0%}) — "
-            f"no single winner here")
+    head = (
+        f"{what}: {tied[0]!r} had the best median, but {others} "
+        f"{'is' if len(tied) == 2 else 'are'} within its spread (or {MARGIN:.0%}) — "
+        f"no single winner here"
+    )
     if not made:
         return f"{head} (no prediction made)."
     if predicted in tied:

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import statistics
@@ -22,12 +21,18 @@ import time
 from typing import NamedTuple
 
 from . import _platform, isolate
-from ._check import check_choice, check_int, check_seconds
+from ._check import check_choice, check_int, check_seconds, errno_name
 from ._resources import close_end, open_pipe
 from .process import start_child
 
-__all__ = ["WrongEndResult", "wrong_end", "OnePipeResult", "one_pipe_both_ways",
-           "ConversationResult", "converse"]
+__all__ = [
+    "WrongEndResult",
+    "wrong_end",
+    "OnePipeResult",
+    "one_pipe_both_ways",
+    "ConversationResult",
+    "converse",
+]
 
 _MAX_MESSAGES = 1000
 _MAX_MESSAGE_CHARS = 1000
@@ -49,7 +54,7 @@ def _errno_of(call, *args) -> str:
     try:
         call(*args)
     except OSError as exc:
-        return errno.errorcode.get(exc.errno, str(exc.errno))
+        return errno_name(exc)
     return "no error"
 
 
@@ -58,8 +63,11 @@ def wrong_end() -> WrongEndResult:
     errors the kernel gives (errno names)."""
     _platform.require("pipe")
     with open_pipe() as (r, w):
-        return WrongEndResult(_errno_of(os.write, r, b"x"), _errno_of(os.read, w, 1),
-                              _errno_of(os.lseek, r, 0, os.SEEK_SET))
+        return WrongEndResult(
+            _errno_of(os.write, r, b"x"),
+            _errno_of(os.read, w, 1),
+            _errno_of(os.lseek, r, 0, os.SEEK_SET),
+        )
 
 
 class OnePipeResult(NamedTuple):
@@ -88,8 +96,9 @@ def _listener(r: int, go_r: int, reads_first: str, listen_s: float) -> str:
     return ""
 
 
-def one_pipe_both_ways(message: str = "ping", reads_first: str = "parent",
-                       deadline_s: float = 10.0) -> OnePipeResult:
+def one_pipe_both_ways(
+    message: str = "ping", reads_first: str = "parent", deadline_s: float = 10.0
+) -> OnePipeResult:
     """Parent writes ``message`` into a pipe shared with a child, then reads that pipe for
     the answer.
 
@@ -105,28 +114,33 @@ def one_pipe_both_ways(message: str = "ping", reads_first: str = "parent",
     if deadline_s <= 1.0:
         raise ValueError(f"deadline_s must be longer than 1 s, got {deadline_s:g}")
     _platform.require("fork", "pipe")
-    return isolate.call(_one_pipe_both_ways, message, reads_first, deadline_s,
-                        deadline_s=deadline_s)
+    return isolate.call(
+        _one_pipe_both_ways, message, reads_first, deadline_s, deadline_s=deadline_s
+    )
 
 
 def _one_pipe_both_ways(message, reads_first, deadline_s) -> OnePipeResult:
     listen_s = 0.5
-    with open_pipe() as (r, w), open_pipe() as (go_r, go_w):
-        with start_child(_listener, r, go_r, reads_first, listen_s, pass_fds=(r, w, go_r),
-                         deadline_s=deadline_s) as child:
-            os.write(w, message.encode())  # "question" for the child
-            answer = ""
-            if reads_first == "child":
-                os.write(go_w, b"g")
-                heard = child.wait().value()  # the child has read (or looked): now us
-                listen_s = 0.0
-            # The "answer"... is our own question, unless the child took it first: then
-            # nothing comes (bounded wait: the child keeps a write end, so no EOF either).
-            if select.select([r], [], [], listen_s)[0]:
-                answer = os.read(r, 4096).decode()
-            if reads_first != "child":
-                os.write(go_w, b"g")
-                heard = child.wait().value()
+    with (
+        open_pipe() as (r, w),
+        open_pipe() as (go_r, go_w),
+        start_child(
+            _listener, r, go_r, reads_first, listen_s, pass_fds=(r, w, go_r), deadline_s=deadline_s
+        ) as child,
+    ):
+        os.write(w, message.encode())  # "question" for the child
+        answer = ""
+        if reads_first == "child":
+            os.write(go_w, b"g")
+            heard = child.wait().value()  # the child has read (or looked): now us
+            listen_s = 0.0
+        # The "answer"... is our own question, unless the child took it first: then
+        # nothing comes (bounded wait: the child keeps a write end, so no EOF either).
+        if select.select([r], [], [], listen_s)[0]:
+            answer = os.read(r, 4096).decode()
+        if reads_first != "child":
+            os.write(go_w, b"g")
+            heard = child.wait().value()
     return OnePipeResult(message, answer, heard)
 
 
@@ -170,8 +184,9 @@ def _check_message(name: str, value) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {value!r} ({type(value).__name__})")
     if not 1 <= len(value) <= _MAX_MESSAGE_CHARS or "\n" in value:
-        raise ValueError(f"{name} must be 1 to {_MAX_MESSAGE_CHARS} characters without a "
-                         f"newline, got {value!r}")
+        raise ValueError(
+            f"{name} must be 1 to {_MAX_MESSAGE_CHARS} characters without a newline, got {value!r}"
+        )
     return value
 
 
@@ -201,9 +216,13 @@ def _answer_lines(requests: list, replies: list, close_unused: bool, cpu) -> boo
         os.write(replies[1], line.decode().upper().encode() + b"\n")
 
 
-def converse(messages=("hello", "how are you?", "bye"), close_unused_ends: bool = True,
-             wait_s: float = 1.0, deadline_s: float = 10.0, placement: str = "free"
-             ) -> ConversationResult:
+def converse(
+    messages=("hello", "how are you?", "bye"),
+    close_unused_ends: bool = True,
+    wait_s: float = 1.0,
+    deadline_s: float = 10.0,
+    placement: str = "free",
+) -> ConversationResult:
     """Send each line of ``messages`` (1 to 1000 strings without newlines) to a child over
     one pipe and read its answer over another; then close the request pipe and wait up to
     ``wait_s`` seconds (0.01 to 60) for the child to see end of file and end.
@@ -221,14 +240,24 @@ def converse(messages=("hello", "how are you?", "bye"), close_unused_ends: bool 
     wait_s = check_seconds("wait_s", wait_s, 0.01, 60.0, lo_inclusive=True)
     deadline_s = check_seconds("deadline_s", deadline_s)
     if deadline_s <= wait_s:
-        raise ValueError(f"deadline_s must be longer than wait_s ({wait_s:g} s), got {deadline_s:g}")
+        raise ValueError(
+            f"deadline_s must be longer than wait_s ({wait_s:g} s), got {deadline_s:g}"
+        )
     placement = check_choice("placement", placement, ("free", "same", "split"))
     _platform.require("fork", "pipe")
     from .throughput import placement_cpus
 
     cpus = placement_cpus(placement)  # raises here if the placement is impossible here
-    return isolate.call(_converse, messages, close_unused_ends, wait_s, deadline_s,
-                        placement, cpus, deadline_s=deadline_s + wait_s)
+    return isolate.call(
+        _converse,
+        messages,
+        close_unused_ends,
+        wait_s,
+        deadline_s,
+        placement,
+        cpus,
+        deadline_s=deadline_s + wait_s,
+    )
 
 
 def _pin(cpu) -> None:
@@ -236,8 +265,9 @@ def _pin(cpu) -> None:
         os.sched_setaffinity(0, {cpu})
 
 
-def _converse(messages, close_unused, wait_s, deadline_s, placement="free", cpus=None
-              ) -> ConversationResult:
+def _converse(
+    messages, close_unused, wait_s, deadline_s, placement="free", cpus=None
+) -> ConversationResult:
     parent_cpu, child_cpu = cpus if cpus is not None else (None, None)
     saved = os.sched_getaffinity(0) if cpus is not None else None
     try:
@@ -248,13 +278,19 @@ def _converse(messages, close_unused, wait_s, deadline_s, placement="free", cpus
             os.sched_setaffinity(0, saved)  # outside Jupyter this is the caller's process
 
 
-def _talk(messages, close_unused, wait_s, deadline_s, placement, child_cpu
-          ) -> ConversationResult:
+def _talk(messages, close_unused, wait_s, deadline_s, placement, child_cpu) -> ConversationResult:
     with open_pipe() as requests, open_pipe() as replies:
         # After fork() the child holds all four ends, like the parent: each must close
         # the two it does not use. start_child passes the child exactly these four.
-        with start_child(_answer_lines, list(requests), list(replies), close_unused, child_cpu,
-                         pass_fds=(*requests, *replies), deadline_s=deadline_s) as child:
+        with start_child(
+            _answer_lines,
+            list(requests),
+            list(replies),
+            close_unused,
+            child_cpu,
+            pass_fds=(*requests, *replies),
+            deadline_s=deadline_s,
+        ) as child:
             if close_unused:
                 close_end(requests, 0)  # the parent never reads requests
                 close_end(replies, 1)  # nor writes replies
@@ -282,6 +318,14 @@ def _talk(messages, close_unused, wait_s, deadline_s, placement, child_cpu
             grace = 1.0 if parent_eof else 0.0
             end = child.wait(timeout_s=max(0.0, end_at - time.monotonic()) + grace)
     timed_out = end.timed_out
-    return ConversationResult(messages, tuple(answers), close_unused,
-                              bool(end.result) and not timed_out, parent_eof, timed_out,
-                              end.exit_status, tuple(trips), placement)
+    return ConversationResult(
+        messages,
+        tuple(answers),
+        close_unused,
+        bool(end.result) and not timed_out,
+        parent_eof,
+        timed_out,
+        end.exit_status,
+        tuple(trips),
+        placement,
+    )

@@ -32,8 +32,18 @@ from typing import NamedTuple
 from ._check import MAX_DEADLINE_S, check_bytes, check_choice, check_int
 from .errors import ExperimentInterrupted, IpclabError
 
-__all__ = ["PROGRAMS", "Build", "NoCompilerError", "source_dir", "cache_dir", "compiler",
-           "build", "describe", "throughput", "latency"]
+__all__ = [
+    "PROGRAMS",
+    "Build",
+    "NoCompilerError",
+    "source_dir",
+    "cache_dir",
+    "compiler",
+    "build",
+    "describe",
+    "throughput",
+    "latency",
+]
 
 #: The reference programs: one-way throughput and round trip, streams and shared memory.
 PROGRAMS = ("bw_stream", "bw_shm", "lat_stream", "lat_shm")
@@ -67,11 +77,14 @@ def source_dir() -> str:
     when the sources are not there (ipclab installed without its checkout).
     """
     here = os.environ.get("IPCLAB_C_SOURCES") or os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"
+    )
     if not os.path.isfile(os.path.join(here, _HEADER)):
-        raise IpclabError(f"the C reference sources are not in {here!r}: they come with the "
-                          f"course's checkout (benchmarks/*.c); install ipclab from it with "
-                          f"`pip install -e .` or set IPCLAB_C_SOURCES to that folder")
+        raise IpclabError(
+            f"the C reference sources are not in {here!r}: they come with the "
+            f"course's checkout (benchmarks/*.c); install ipclab from it with "
+            f"`pip install -e .` or set IPCLAB_C_SOURCES to that folder"
+        )
     return here
 
 
@@ -81,8 +94,11 @@ def cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME")
     if not base:
         home = os.path.expanduser("~")
-        base = os.path.join(home, "Library", "Caches") if sys.platform == "darwin" \
+        base = (
+            os.path.join(home, "Library", "Caches")
+            if sys.platform == "darwin"
             else os.path.join(home, ".cache")
+        )
     return os.path.join(base, "ipclab", "c")
 
 
@@ -92,13 +108,16 @@ def compiler() -> str:
     cc = os.environ.get("CC", "").strip()
     if cc:
         if shutil.which(cc.split()[0]) is None:
-            raise NoCompilerError(f"CC={cc!r} is set but {cc.split()[0]!r} is not found: "
-                                  f"install it or unset CC")
+            raise NoCompilerError(
+                f"CC={cc!r} is set but {cc.split()[0]!r} is not found: install it or unset CC"
+            )
         return cc
     found = shutil.which("cc")
     if found is None:
-        raise NoCompilerError("no C compiler: the C references need `cc` (on Debian/Ubuntu: "
-                              "`apt-get install gcc`; on macOS: `xcode-select --install`)")
+        raise NoCompilerError(
+            "no C compiler: the C references need `cc` (on Debian/Ubuntu: "
+            "`apt-get install gcc`; on macOS: `xcode-select --install`)"
+        )
     return found
 
 
@@ -130,11 +149,11 @@ def build(program: str, sources: str | None = None, cache: str | None = None) ->
     try:
         base = [*cc.split(), *_FLAGS, "-o", tmp, os.path.join(sources, f"{program}.c")]
         # -lrt for shm_open on older glibc; systems without librt build without it.
-        done = subprocess.run(base + ["-lrt"], capture_output=True, text=True,
-                              timeout=_BUILD_TIMEOUT_S)
+        done = subprocess.run(
+            base + ["-lrt"], capture_output=True, text=True, timeout=_BUILD_TIMEOUT_S
+        )
         if done.returncode != 0:
-            done = subprocess.run(base, capture_output=True, text=True,
-                                  timeout=_BUILD_TIMEOUT_S)
+            done = subprocess.run(base, capture_output=True, text=True, timeout=_BUILD_TIMEOUT_S)
         if done.returncode != 0:
             raise IpclabError(f"building {program} with {cc} failed:\n{done.stderr.strip()}")
         os.chmod(tmp, 0o755)
@@ -170,8 +189,9 @@ def describe(b: Build) -> str:
 def _run(argv: list, deadline_s: float) -> list:
     """Run a reference in its own process group (its two children too); return its list
     of run times in seconds. On a timeout or an interrupt the whole group is killed."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         out, err = proc.communicate(timeout=deadline_s)
     except BaseException as exc:
@@ -181,12 +201,13 @@ def _run(argv: list, deadline_s: float) -> list:
             pass
         proc.communicate()
         if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, ExperimentInterrupted):
-            raise ExperimentInterrupted(f"the C reference {os.path.basename(argv[0])}") \
-                from None
+            raise ExperimentInterrupted(f"the C reference {os.path.basename(argv[0])}") from None
         raise
     if proc.returncode != 0:
-        raise IpclabError(f"{os.path.basename(argv[0])} {' '.join(argv[1:])} failed "
-                          f"(exit status {proc.returncode}): {err.strip()}")
+        raise IpclabError(
+            f"{os.path.basename(argv[0])} {' '.join(argv[1:])} failed "
+            f"(exit status {proc.returncode}): {err.strip()}"
+        )
     return json.loads(out.strip().splitlines()[-1])["seconds"]
 
 
@@ -201,8 +222,9 @@ def _deadline(byte_count: int, count: int) -> float:
     return min(MAX_DEADLINE_S, 20.0 + byte_count / 5e6 + count * 50e-6)
 
 
-def throughput(mechanism: str, message_bytes: int, messages: int, repeats: int = 5,
-               placement: str = "same"):
+def throughput(
+    mechanism: str, message_bytes: int, messages: int, repeats: int = 5, placement: str = "same"
+):
     """C's one-way throughput: ``messages`` messages of ``message_bytes`` per run, one
     warm-up run then ``repeats`` timed runs, as a :class:`ipclab.throughput.ThroughputPoint`
     (bytes per second). Give it a Python point's ``messages_per_run`` to do the same work."""
@@ -216,15 +238,25 @@ def throughput(mechanism: str, message_bytes: int, messages: int, repeats: int =
     program = "bw_shm" if mechanism == "shm" else "bw_stream"
     argv = [build(program).path] + ([] if mechanism == "shm" else [mechanism])
     argv += [str(message_bytes), str(messages), str(repeats + 1), str(w), str(r)]
-    times = _run(argv, _deadline(message_bytes * messages * (repeats + 1),
-                                 messages * (repeats + 1)))[1:]  # the warm-up dropped
+    times = _run(
+        argv, _deadline(message_bytes * messages * (repeats + 1), messages * (repeats + 1))
+    )[1:]  # the warm-up dropped
     rates = [messages * message_bytes / t for t in times]
-    return ThroughputPoint(mechanism, message_bytes, placement, repeats,
-                           statistics.median(rates), min(rates), max(rates), messages)
+    return ThroughputPoint(
+        mechanism,
+        message_bytes,
+        placement,
+        repeats,
+        statistics.median(rates),
+        min(rates),
+        max(rates),
+        messages,
+    )
 
 
-def latency(mechanism: str, message_bytes: int, round_trips: int, repeats: int = 5,
-            placement: str = "same"):
+def latency(
+    mechanism: str, message_bytes: int, round_trips: int, repeats: int = 5, placement: str = "same"
+):
     """C's round trip: ``round_trips`` per run, one warm-up then ``repeats`` timed runs, as
     a :class:`ipclab.throughput.LatencyPoint` (seconds per round trip)."""
     from .throughput import MECHANISMS, LatencyPoint
@@ -237,7 +269,17 @@ def latency(mechanism: str, message_bytes: int, round_trips: int, repeats: int =
     program = "lat_shm" if mechanism == "shm" else "lat_stream"
     argv = [build(program).path] + ([] if mechanism == "shm" else [mechanism])
     argv += [str(message_bytes), str(round_trips), str(repeats + 1), str(w), str(r)]
-    times = _run(argv, _deadline(2 * message_bytes * round_trips * (repeats + 1),
-                                 2 * round_trips * (repeats + 1)))[1:]  # mean per trip
-    return LatencyPoint(mechanism, message_bytes, placement, repeats,
-                        statistics.median(times), min(times), max(times), round_trips)
+    times = _run(
+        argv,
+        _deadline(2 * message_bytes * round_trips * (repeats + 1), 2 * round_trips * (repeats + 1)),
+    )[1:]  # mean per trip
+    return LatencyPoint(
+        mechanism,
+        message_bytes,
+        placement,
+        repeats,
+        statistics.median(times),
+        min(times),
+        max(times),
+        round_trips,
+    )

@@ -63,8 +63,9 @@ class ExperimentInterrupted(KeyboardInterrupt):
     """
 
     def __init__(self, what: str = "the experiment"):
-        super().__init__(f"stopped {what}; every process it started was stopped and "
-                         f"nothing was left behind")
+        super().__init__(
+            f"stopped {what}; every process it started was stopped and nothing was left behind"
+        )
         self.what = what
 
     def _render_traceback_(self) -> list:

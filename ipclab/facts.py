@@ -82,24 +82,34 @@ def measure_facts(write_sizes=DEFAULT_WRITE_SIZES, setpipe_sizes=None) -> Facts:
 def format_facts(facts: Facts) -> str:
     """The facts as a readable table."""
     rows = [
-        ("system", f"{facts.system} {facts.kernel_release} ({facts.machine}), "
-                   f"Python {facts.python_version}, {facts.cpu_count} CPUs"),
+        (
+            "system",
+            f"{facts.system} {facts.kernel_release} ({facts.machine}), "
+            f"Python {facts.python_version}, {facts.cpu_count} CPUs",
+        ),
         ("page size", f"{facts.page_size_bytes:,} bytes"),
         ("pipe capacity (F_GETPIPE_SZ)", _bytes(facts.pipe_capacity_bytes)),
         ("PIPE_BUF (atomic write limit)", _bytes(facts.pipe_buf_bytes)),
         ("pipe-max-size", _bytes(facts.pipe_max_size_bytes)),
         ("read, no writer left", facts.read_without_writer),
-        ("write, no reader (SIGPIPE ignored)",
-         f"{facts.write_without_reader} ({facts.write_without_reader_errno})"),
+        (
+            "write, no reader (SIGPIPE ignored)",
+            f"{facts.write_without_reader} ({facts.write_without_reader_errno})",
+        ),
         ("write, no reader (SIGPIPE default)", f"exit status {facts.sigpipe_exit_status}"),
     ]
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows]
     lines += ["", "bytes that fit in a new pipe, by write size:"]
-    lines += [f"  {int(k):>10,} B writes -> {v:>9,} bytes" for k, v in facts.fill_bytes_by_write_size.items()]
+    lines += [
+        f"  {int(k):>10,} B writes -> {v:>9,} bytes"
+        for k, v in facts.fill_bytes_by_write_size.items()
+    ]
     lines += ["", "F_SETPIPE_SZ, requested -> granted:"]
-    lines += [f"  {int(k):>10,} B -> {v:>9,} bytes" if isinstance(v, int) else f"  {int(k):>10,} B -> {v}"
-              for k, v in facts.setpipe_sz.items()]
+    lines += [
+        f"  {int(k):>10,} B -> {v:>9,} bytes" if isinstance(v, int) else f"  {int(k):>10,} B -> {v}"
+        for k, v in facts.setpipe_sz.items()
+    ]
     return "\n".join(lines)
 
 

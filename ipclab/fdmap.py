@@ -20,26 +20,78 @@ import platform
 import stat
 from typing import NamedTuple
 
-__all__ = ["FdInfo", "ProcessState", "EndHolder", "PipeLink", "ProcessBox", "FdPicture",
-           "process_fds", "process_state", "holders", "pipe_key", "picture",
-           "pipe_fork_stages", "fifo_writers"]
+__all__ = [
+    "FdInfo",
+    "ProcessState",
+    "EndHolder",
+    "PipeLink",
+    "ProcessBox",
+    "FdPicture",
+    "process_fds",
+    "process_state",
+    "holders",
+    "pipe_key",
+    "picture",
+    "pipe_fork_stages",
+    "fifo_writers",
+]
 
 #: System call numbers of the calls a learner's process blocks in, by machine.
 _SYSCALLS = {
-    "x86_64": {0: "read", 1: "write", 2: "open", 7: "poll", 19: "readv", 20: "writev",
-               23: "select", 34: "pause", 35: "nanosleep", 43: "accept", 44: "sendto",
-               45: "recvfrom", 46: "sendmsg", 47: "recvmsg", 61: "waitpid", 130: "sigsuspend",
-               202: "futex", 230: "clock_nanosleep", 232: "epoll_wait", 247: "waitid",
-               257: "open", 270: "select", 271: "poll", 281: "epoll_wait", 288: "accept"},
-    "aarch64": {22: "epoll_wait", 56: "open", 63: "read", 64: "write", 65: "readv",
-                66: "writev", 72: "select", 73: "poll", 95: "waitid", 98: "futex",
-                101: "nanosleep", 115: "clock_nanosleep", 133: "sigsuspend", 202: "accept",
-                206: "sendto", 207: "recvfrom", 211: "sendmsg", 212: "recvmsg",
-                242: "accept", 260: "waitpid"},
+    "x86_64": {
+        0: "read",
+        1: "write",
+        2: "open",
+        7: "poll",
+        19: "readv",
+        20: "writev",
+        23: "select",
+        34: "pause",
+        35: "nanosleep",
+        43: "accept",
+        44: "sendto",
+        45: "recvfrom",
+        46: "sendmsg",
+        47: "recvmsg",
+        61: "waitpid",
+        130: "sigsuspend",
+        202: "futex",
+        230: "clock_nanosleep",
+        232: "epoll_wait",
+        247: "waitid",
+        257: "open",
+        270: "select",
+        271: "poll",
+        281: "epoll_wait",
+        288: "accept",
+    },
+    "aarch64": {
+        22: "epoll_wait",
+        56: "open",
+        63: "read",
+        64: "write",
+        65: "readv",
+        66: "writev",
+        72: "select",
+        73: "poll",
+        95: "waitid",
+        98: "futex",
+        101: "nanosleep",
+        115: "clock_nanosleep",
+        133: "sigsuspend",
+        202: "accept",
+        206: "sendto",
+        207: "recvfrom",
+        211: "sendmsg",
+        212: "recvmsg",
+        242: "accept",
+        260: "waitpid",
+    },
 }
 #: Calls whose first argument is the file descriptor they wait on.
-_FD_CALLS = frozenset({"read", "write", "readv", "writev", "accept", "sendto", "recvfrom",
-                       "sendmsg", "recvmsg"})
+_FD_CALLS = frozenset(
+    {"read", "write", "readv", "writev", "accept", "sendto", "recvfrom", "sendmsg", "recvmsg"}
+)
 
 
 class FdInfo(NamedTuple):
@@ -141,7 +193,7 @@ def process_state(pid: int) -> ProcessState | None:
     if not text:
         return None
     # The command name (field 2) is in parentheses and may hold spaces: split after it.
-    fields = text[text.rindex(")") + 2:].split()
+    fields = text[text.rindex(")") + 2 :].split()
     state, ppid = fields[0], int(fields[1])
     exit_status = None
     if state == "Z" and len(fields) >= 50:  # field 52, exit_code: the raw wait status
@@ -166,8 +218,11 @@ def pipe_key(info: FdInfo) -> tuple[str, int] | None:
 def holders(fds: list[FdInfo], inode: int, mode: str) -> list[EndHolder]:
     """Which of ``fds`` are ends of the pipe or FIFO ``inode`` opened for ``mode``
     (``"write"`` or ``"read"``; a read/write open counts for both)."""
-    return [EndHolder(f.pid, f.fd, f.mode) for f in fds
-            if f.kind in ("pipe", "fifo") and f.inode == inode and f.mode in (mode, "read/write")]
+    return [
+        EndHolder(f.pid, f.fd, f.mode)
+        for f in fds
+        if f.kind in ("pipe", "fifo") and f.inode == inode and f.mode in (mode, "read/write")
+    ]
 
 
 # -- the picture: processes as boxes, pipes as arrows -----------------------------------------
@@ -218,8 +273,13 @@ def picture(pids_and_labels, title: str = "", *, only=None, leave_out=()) -> FdP
     leave_out = set(leave_out)
     boxes = []
     for pid, label in pids_and_labels:
-        ends = tuple(f for f in process_fds(pid) if f.kind in ("pipe", "fifo")
-                     and (only is None or f.inode in only) and f.inode not in leave_out)
+        ends = tuple(
+            f
+            for f in process_fds(pid)
+            if f.kind in ("pipe", "fifo")
+            and (only is None or f.inode in only)
+            and f.inode not in leave_out
+        )
         boxes.append(ProcessBox(pid, label, ends))
     by_inode: dict = {}
     for box in boxes:
@@ -230,8 +290,11 @@ def picture(pids_and_labels, title: str = "", *, only=None, leave_out=()) -> FdP
         writes = tuple((e.pid, e.fd) for e in ends if e.mode in ("write", "read/write"))
         reads = tuple((e.pid, e.fd) for e in ends if e.mode in ("read", "read/write"))
         holders_ = {e.pid for e in ends}
-        both = {pid for pid in holders_
-                if any(p == pid for p, _ in writes) and any(p == pid for p, _ in reads)}
+        both = {
+            pid
+            for pid in holders_
+            if any(p == pid for p, _ in writes) and any(p == pid for p, _ in reads)
+        }
         unclosed = tuple((e.pid, e.fd) for e in ends if e.pid in both and len(holders_) > 1)
         links.append(PipeLink(inode, ends[0].kind, writes, reads, unclosed))
     return FdPicture(title, tuple(boxes), tuple(sorted(links)))
@@ -269,17 +332,29 @@ def _pipe_fork_stages(deadline_s: float) -> list[FdPicture]:
         stages.append(picture([(me, "parent")], "after pipe()", only=lesson))
         pictures = []
         for close in ((), (r,)):  # the child as fork() made it, then after it closed r
-            child = start_child(_hold_until_told, go[0], ready[1], close,
-                                pass_fds=(r, w, go[0], ready[1]), deadline_s=deadline_s)
+            child = start_child(
+                _hold_until_told,
+                go[0],
+                ready[1],
+                close,
+                pass_fds=(r, w, go[0], ready[1]),
+                deadline_s=deadline_s,
+            )
             with child:
                 os.read(ready[0], 1)
                 if close:
                     os.close(w)
                     ends[1] = None
                 pair = [(me, "parent"), (child.pid, "child")]
-                pictures.append(picture(pair, "after fork()" if not close else
-                                        "after each side closed the end it does not use",
-                                        only=lesson))
+                pictures.append(
+                    picture(
+                        pair,
+                        "after fork()"
+                        if not close
+                        else "after each side closed the end it does not use",
+                        only=lesson,
+                    )
+                )
                 child.kill()
         stages += pictures
     return stages
@@ -313,15 +388,30 @@ def _fifo_writers(writers: int, deadline_s: float) -> FdPicture:
         path = os.path.join(folder, "requests.fifo")
         os.mkfifo(path, 0o600)
         with ChildGroup(deadline_s=deadline_s) as group:
-            roles = [("reader", os.O_RDONLY)] + [(f"writer {i + 1}", os.O_WRONLY)
-                                                 for i in range(writers)]
-            kids = [(group.start(_open_fifo_and_hold, path, flags, go[0], ready[1],
-                                 pass_fds=(go[0], ready[1])), label) for label, flags in roles]
+            roles = [("reader", os.O_RDONLY)] + [
+                (f"writer {i + 1}", os.O_WRONLY) for i in range(writers)
+            ]
+            kids = [
+                (
+                    group.start(
+                        _open_fifo_and_hold,
+                        path,
+                        flags,
+                        go[0],
+                        ready[1],
+                        pass_fds=(go[0], ready[1]),
+                    ),
+                    label,
+                )
+                for label, flags in roles
+            ]
             group.release()
             for _ in kids:
                 os.read(ready[0], 1)  # every open has returned: the FIFO has both sides
-            shot = picture([(child.pid, label) for child, label in kids],
-                           f"a FIFO with one reader and {writers} writers",
-                           only={os.stat(path).st_ino})
+            shot = picture(
+                [(child.pid, label) for child, label in kids],
+                f"a FIFO with one reader and {writers} writers",
+                only={os.stat(path).st_ino},
+            )
             group.close()
     return shot

@@ -76,7 +76,7 @@ def _write(path: str) -> None:
     try:
         view = memoryview(message)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)  # the reader sees end of file once every writer has closed
     _report(role="write", open_wait_seconds=waited, bytes=len(message))
@@ -95,8 +95,12 @@ def _read(path: str) -> None:
             data += chunk
     finally:
         os.close(fd)
-    _report(role="read", open_wait_seconds=waited, bytes=len(data),
-            data_b64=base64.b64encode(bytes(data)).decode())
+    _report(
+        role="read",
+        open_wait_seconds=waited,
+        bytes=len(data),
+        data_b64=base64.b64encode(bytes(data)).decode(),
+    )
 
 
 def _server(directory: str, requests: int) -> None:
@@ -145,10 +149,15 @@ def _client(directory: str, count: int, text: str) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ipclab.fifo_peer",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--deadline", type=float, default=30.0,
-                        help="seconds until the program kills itself (default 30)")
+    parser = argparse.ArgumentParser(
+        prog="python -m ipclab.fifo_peer", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=30.0,
+        help="seconds until the program kills itself (default 30)",
+    )
     sub = parser.add_subparsers(dest="role", required=True)
     for role in ("write", "read"):
         sub.add_parser(role).add_argument("path")
@@ -179,9 +188,12 @@ def main(argv=None) -> int:
             parser.error(f"text must be one line of at most {MAX_REQUEST_BYTES - 40} bytes")
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # a stuck peer dies (-14), never hangs
     signal.setitimer(signal.ITIMER_REAL, args.deadline)
-    {"write": lambda: _write(args.path), "read": lambda: _read(args.path),
-     "server": lambda: _server(args.directory, args.requests),
-     "client": lambda: _client(args.directory, args.count, args.text)}[args.role]()
+    {
+        "write": lambda: _write(args.path),
+        "read": lambda: _read(args.path),
+        "server": lambda: _server(args.directory, args.requests),
+        "client": lambda: _client(args.directory, args.count, args.text),
+    }[args.role]()
     return 0
 
 

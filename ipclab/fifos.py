@@ -30,9 +30,19 @@ from .probes import PAGE_BYTES, bytes_queued, capacity_of, set_pipe_size, wait_u
 from .process import ChildGroup, start_child, start_program
 
 __all__ = [
-    "ExchangeResult", "unrelated_exchange", "BlockingOpenResult", "blocking_open",
-    "NonblockingOpenResult", "nonblocking_open", "AtomicityResult", "fifo_atomicity",
-    "ForcedTearResult", "forced_tear", "ClientReply", "ClientServerResult", "client_server",
+    "ExchangeResult",
+    "unrelated_exchange",
+    "BlockingOpenResult",
+    "blocking_open",
+    "NonblockingOpenResult",
+    "nonblocking_open",
+    "AtomicityResult",
+    "fifo_atomicity",
+    "ForcedTearResult",
+    "forced_tear",
+    "ClientReply",
+    "ClientServerResult",
+    "client_server",
 ]
 
 
@@ -82,13 +92,15 @@ def _check_message(message) -> bytes:
     if not isinstance(message, (bytes, bytearray)):
         raise TypeError(f"message must be str or bytes, got {message!r} ({type(message).__name__})")
     if not 1 <= len(message) <= MIB:
-        raise ValueError(f"message must be 1 byte to 1 MiB (1048576 bytes) long, "
-                         f"got {len(message)} bytes")
+        raise ValueError(
+            f"message must be 1 byte to 1 MiB (1048576 bytes) long, got {len(message)} bytes"
+        )
     return bytes(message)
 
 
-def unrelated_exchange(message: str | bytes = "hello through a named pipe",
-                       deadline_s: float = 20.0) -> ExchangeResult:
+def unrelated_exchange(
+    message: str | bytes = "hello through a named pipe", deadline_s: float = 20.0
+) -> ExchangeResult:
     """Two separate programs meet at a FIFO: one writes ``message``, the other reads it.
 
     Neither program is the other's parent; they share only the FIFO's path. ``message``:
@@ -102,15 +114,27 @@ def unrelated_exchange(message: str | bytes = "hello through a named pipe",
     with private_dir() as directory:
         path = os.path.join(directory, "exchange.fifo")
         os.mkfifo(path, 0o600)
-        with start_program(_peer_argv(deadline_s, "read", path), deadline_s, env=env) as reader, \
-                start_program(_peer_argv(deadline_s, "write", path), deadline_s,
-                              input=message, env=env) as writer:
+        with (
+            start_program(_peer_argv(deadline_s, "read", path), deadline_s, env=env) as reader,
+            start_program(
+                _peer_argv(deadline_s, "write", path), deadline_s, input=message, env=env
+            ) as writer,
+        ):
             w = _peer_report(writer)
             r = _peer_report(reader)
     received = base64.b64decode(r["data_b64"])
-    return ExchangeResult(w["bytes"], r["bytes"], received == message, received,
-                          w["pid"], r["pid"], w["parent_pid"], r["parent_pid"],
-                          w["open_wait_seconds"], r["open_wait_seconds"])
+    return ExchangeResult(
+        w["bytes"],
+        r["bytes"],
+        received == message,
+        received,
+        w["pid"],
+        r["pid"],
+        w["parent_pid"],
+        r["parent_pid"],
+        w["open_wait_seconds"],
+        r["open_wait_seconds"],
+    )
 
 
 # -- blocking open -----------------------------------------------------------------------
@@ -138,8 +162,9 @@ def _timed_open(path: str, flags: int) -> float:
     return waited
 
 
-def blocking_open(side: str = "read", delay_s: float = 0.5, deadline_s: float = 10.0
-                  ) -> BlockingOpenResult:
+def blocking_open(
+    side: str = "read", delay_s: float = 0.5, deadline_s: float = 10.0
+) -> BlockingOpenResult:
     """A child opens a new FIFO for ``side`` (``"read"`` or ``"write"``); once it sleeps in
     ``open()``, the parent waits ``delay_s`` seconds (0.01 to 60) and opens the other end.
     The child's ``open()`` returns only then: a FIFO's open waits for a partner, so
@@ -236,8 +261,13 @@ def _fifo_writer(path: str, opened_w: int, marker: int, record_bytes: int, count
         os.close(fd)
 
 
-def fifo_atomicity(record_bytes: int = 4096, writers: int = 4, records_per_writer: int = 100,
-                   read_size_bytes: int = 4096, deadline_s: float = 20.0) -> AtomicityResult:
+def fifo_atomicity(
+    record_bytes: int = 4096,
+    writers: int = 4,
+    records_per_writer: int = 100,
+    read_size_bytes: int = 4096,
+    deadline_s: float = 20.0,
+) -> AtomicityResult:
     """``writers`` children open one FIFO by name and write ``records_per_writer`` records
     of ``record_bytes`` bytes each at once; the parent reads ``read_size_bytes`` at a time
     and counts the records that arrived torn (bytes of two writers mixed).
@@ -245,13 +275,23 @@ def fifo_atomicity(record_bytes: int = 4096, writers: int = 4, records_per_write
     Records up to ``PIPE_BUF`` (4,096 bytes on Linux) never tear; larger ones can, and with a
     reader that reads 4,096 bytes at a time 4,097-byte records do.
     """
-    return atomicity.run(_fifo_atomicity, "mkfifo", record_bytes, writers,
-                         records_per_writer, read_size_bytes, deadline_s)
+    return atomicity.run(
+        _fifo_atomicity,
+        "mkfifo",
+        record_bytes,
+        writers,
+        records_per_writer,
+        read_size_bytes,
+        deadline_s,
+    )
 
 
 def _fifo_atomicity(record_bytes, writers, records_per_writer, read_size, deadline_s):
-    with private_dir() as directory, ChildGroup(deadline_s=deadline_s) as group, \
-            open_pipe() as opened:
+    with (
+        private_dir() as directory,
+        ChildGroup(deadline_s=deadline_s) as group,
+        open_pipe() as opened,
+    ):
         path = os.path.join(directory, "many-writers.fifo")
         os.mkfifo(path, 0o600)
         r = _open_reader(path)
@@ -260,8 +300,15 @@ def _fifo_atomicity(record_bytes, writers, records_per_writer, read_size, deadli
             group.give(opened_w)  # the writers hold the only copies once the gate opens
             opened[1] = None
             for i in range(writers):
-                group.start(_fifo_writer, path, opened_w, atomicity.writer_marker(i), record_bytes,
-                            records_per_writer, pass_fds=(opened_w,))
+                group.start(
+                    _fifo_writer,
+                    path,
+                    opened_w,
+                    atomicity.writer_marker(i),
+                    record_bytes,
+                    records_per_writer,
+                    pass_fds=(opened_w,),
+                )
             # Our own write end keeps end of file away until every writer has the FIFO
             # open; after that, EOF means all of them are done.
             keep = os.open(path, os.O_WRONLY)
@@ -275,8 +322,7 @@ def _fifo_atomicity(record_bytes, writers, records_per_writer, read_size, deadli
             buf_bytes = os.fpathconf(r, "PC_PIPE_BUF")
         finally:
             os.close(r)
-    return atomicity.result(stream, record_bytes, writers, records_per_writer, buf_bytes,
-                            read_size)
+    return atomicity.result(stream, record_bytes, writers, records_per_writer, buf_bytes, read_size)
 
 
 # -- a tear, step by step -----------------------------------------------------------------
@@ -313,7 +359,8 @@ def forced_tear(deadline_s: float = 10.0) -> ForcedTearResult:
     _platform.require("fork", "mkfifo")
     if not sys.platform.startswith("linux"):
         raise UnsupportedPlatformError(
-            "forced_tear needs Linux (F_SETPIPE_SZ and Linux's page rule for pipes)")
+            "forced_tear needs Linux (F_SETPIPE_SZ and Linux's page rule for pipes)"
+        )
     return isolate.call(_forced_tear, deadline_s, deadline_s=deadline_s)
 
 
@@ -334,8 +381,10 @@ def _wait_for(child, r: int, queued: int, until: float) -> None:
         if bytes_queued(r) == queued and proc.status() == "sleeping":
             return
         time.sleep(0.002)
-    raise IpclabError(f"a writer did not reach the expected step ({queued} bytes queued, "
-                      f"asleep) in time; {bytes_queued(r)} bytes are queued")
+    raise IpclabError(
+        f"a writer did not reach the expected step ({queued} bytes queued, "
+        f"asleep) in time; {bytes_queued(r)} bytes are queued"
+    )
 
 
 def _runs(record: bytes) -> str:
@@ -362,8 +411,9 @@ def _forced_tear(deadline_s: float) -> ForcedTearResult:
         record = page + 1
 
         def start(letter: str):
-            return children.enter_context(start_child(
-                _write_one_record, path, ord(letter), record, deadline_s=deadline_s))
+            return children.enter_context(
+                start_child(_write_one_record, path, ord(letter), record, deadline_s=deadline_s)
+            )
 
         a = start("A")
         _wait_for(a, r, page, until)  # A filled the only page and sleeps, 1 byte to go
@@ -378,7 +428,7 @@ def _forced_tear(deadline_s: float) -> ForcedTearResult:
         c.wait().value()
         buf_bytes = os.fpathconf(r, "PC_PIPE_BUF")
     _, torn = atomicity.count_torn(stream, record)
-    records = tuple(_runs(bytes(stream[k:k + record])) for k in range(0, len(stream), record))
+    records = tuple(_runs(bytes(stream[k : k + record])) for k in range(0, len(stream), record))
     return ForcedTearResult(page, record, buf_bytes, records, torn)
 
 
@@ -409,8 +459,9 @@ class ClientServerResult(NamedTuple):
     replies: tuple
 
 
-def client_server(clients: int = 3, requests_per_client: int = 2, text: str = "hello",
-                  deadline_s: float = 30.0) -> ClientServerResult:
+def client_server(
+    clients: int = 3, requests_per_client: int = 2, text: str = "hello", deadline_s: float = 30.0
+) -> ClientServerResult:
     """A server program and ``clients`` client programs (1 to 16), all unrelated.
 
     A FIFO carries data one way only, so each client makes its own reply FIFO
@@ -433,13 +484,18 @@ def client_server(clients: int = 3, requests_per_client: int = 2, text: str = "h
         os.mkfifo(os.path.join(directory, SERVER_FIFO), 0o600)  # the well-known name
         try:
             total = clients * requests_per_client
-            server = start_program(_peer_argv(deadline_s, "server", directory, str(total)),
-                                   deadline_s, env=env)
+            server = start_program(
+                _peer_argv(deadline_s, "server", directory, str(total)), deadline_s, env=env
+            )
             programs.append(server)
             for _ in range(clients):
-                programs.append(start_program(
-                    _peer_argv(deadline_s, "client", directory, str(requests_per_client), text),
-                    deadline_s, env=env))
+                programs.append(
+                    start_program(
+                        _peer_argv(deadline_s, "client", directory, str(requests_per_client), text),
+                        deadline_s,
+                        env=env,
+                    )
+                )
             reports = [_peer_report(p) for p in programs[1:]]
             served = _peer_report(server)
         finally:
@@ -451,7 +507,13 @@ def client_server(clients: int = 3, requests_per_client: int = 2, text: str = "h
             pid, seq, body = request.split(" ", 2)
             expected = reply_for(body, int(pid), int(seq))
             replies.append(ClientReply(rep["pid"], request, reply, expected, reply == expected))
-        for request in rep["requests"][len(rep["replies"]):]:
+        for request in rep["requests"][len(rep["replies"]) :]:
             replies.append(ClientReply(rep["pid"], request, "", "", False))
-    return ClientServerResult(clients, requests_per_client, served["pid"], len(served["served"]),
-                              sum(r.correct for r in replies), tuple(replies))
+    return ClientServerResult(
+        clients,
+        requests_per_client,
+        served["pid"],
+        len(served["served"]),
+        sum(r.correct for r in replies),
+        tuple(replies),
+    )

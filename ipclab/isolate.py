@@ -82,8 +82,14 @@ def call(func: Callable, *args: Any, deadline_s: float, **kwargs: Any) -> Any:
     raise ChildFailedError("helper process ended without a result")  # pragma: no cover
 
 
-def iterate(func: Callable, *args: Any, deadline_s: float, always: bool = False,
-            soft_stop: int | None = None, **kwargs: Any) -> Iterator[Any]:
+def iterate(
+    func: Callable,
+    *args: Any,
+    deadline_s: float,
+    always: bool = False,
+    soft_stop: int | None = None,
+    **kwargs: Any,
+) -> Iterator[Any]:
     """Yield what the generator ``func(*args, **kwargs)`` yields, as it yields it.
 
     Runs in a helper process if this one has threads, or ``always``. Leaving the loop early
@@ -148,8 +154,12 @@ class _Helper:
             self.guard.install()
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "ipclab.isolate"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-                env=env, start_new_session=True, close_fds=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.stderr,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
             )
             stdin = self.proc.stdin
             assert stdin is not None  # stdin=PIPE

@@ -36,9 +36,18 @@ from ._resources import open_pipe
 from .errors import ChildTimeoutError
 from .process import start_child
 
-__all__ = ["PAGE_BYTES", "ForkWriteResult", "fork_and_write", "CowFaultsResult",
-           "copy_on_write_faults", "copy_on_write_sweep", "ForkCostPoint", "fork_cost",
-           "CrashResult", "crash_child"]
+__all__ = [
+    "PAGE_BYTES",
+    "ForkWriteResult",
+    "fork_and_write",
+    "CowFaultsResult",
+    "copy_on_write_faults",
+    "copy_on_write_sweep",
+    "ForkCostPoint",
+    "fork_cost",
+    "CrashResult",
+    "crash_child",
+]
 
 PAGE_BYTES = mmap.PAGESIZE
 _VALUE_LIMIT = 2**62  # fits a C long on every 64-bit system
@@ -82,8 +91,13 @@ def _child_writes(box, value: int, wrote_w: int, go_r: int) -> tuple:
     return os.getpid(), ctypes.addressof(box), box.value
 
 
-def fork_and_write(value_before_fork: int = 1, child_value: int = 2, parent_value: int = 3,
-                   deadline_s: float = 10.0, shared: bool = False) -> ForkWriteResult:
+def fork_and_write(
+    value_before_fork: int = 1,
+    child_value: int = 2,
+    parent_value: int = 3,
+    deadline_s: float = 10.0,
+    shared: bool = False,
+) -> ForkWriteResult:
     """Fork with a C ``long`` set to ``value_before_fork``; then the child writes
     ``child_value`` and the parent, after looking, writes ``parent_value``.
 
@@ -92,9 +106,14 @@ def fork_and_write(value_before_fork: int = 1, child_value: int = 2, parent_valu
     ``MAP_SHARED`` before the fork: then both see both writes. Values: ints of magnitude
     below 2**62; ``deadline_s`` in seconds.
     """
-    values = [check_int(name, v, -_VALUE_LIMIT, _VALUE_LIMIT) for name, v in
-              (("value_before_fork", value_before_fork), ("child_value", child_value),
-               ("parent_value", parent_value))]
+    values = [
+        check_int(name, v, -_VALUE_LIMIT, _VALUE_LIMIT)
+        for name, v in (
+            ("value_before_fork", value_before_fork),
+            ("child_value", child_value),
+            ("parent_value", parent_value),
+        )
+    ]
     deadline_s = check_seconds("deadline_s", deadline_s)
     if not isinstance(shared, bool):
         raise TypeError(f"shared must be True or False, got {shared!r}")
@@ -102,11 +121,13 @@ def fork_and_write(value_before_fork: int = 1, child_value: int = 2, parent_valu
     return isolate.call(_fork_and_write, *values, deadline_s, shared, deadline_s=deadline_s)
 
 
-def _fork_and_write(before: int, child_value: int, parent_value: int, deadline_s: float,
-                    shared: bool = False) -> ForkWriteResult:
+def _fork_and_write(
+    before: int, child_value: int, parent_value: int, deadline_s: float, shared: bool = False
+) -> ForkWriteResult:
     if not shared:
-        return _write_in_both(ctypes.c_long(before), before, child_value, parent_value,
-                              deadline_s, False)
+        return _write_in_both(
+            ctypes.c_long(before), before, child_value, parent_value, deadline_s, False
+        )
     with mmap.mmap(-1, PAGE_BYTES, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS) as page:
         box = ctypes.c_long.from_buffer(page)  # the variable lives in the shared page
         try:
@@ -116,19 +137,38 @@ def _fork_and_write(before: int, child_value: int, parent_value: int, deadline_s
             del box  # release the page before it is unmapped
 
 
-def _write_in_both(box, before, child_value, parent_value, deadline_s, shared
-                   ) -> ForkWriteResult:
-    with open_pipe() as wrote, open_pipe() as go:
-        with start_child(_child_writes, box, child_value, wrote[1], go[0],
-                         pass_fds=(wrote[1], go[0]), deadline_s=deadline_s) as child:
-            if os.read(wrote[0], 1) != b"w":  # EOF: the child died before writing
-                child.wait().value()
-            parent_saw = box.value  # the child's write is not visible here
-            box.value = parent_value
-            os.write(go[1], b"g")
-            child_pid, child_address, child_read = child.wait().value()
-    return ForkWriteResult(os.getpid(), child_pid, ctypes.addressof(box), child_address,
-                           before, child_value, parent_value, child_read, parent_saw, shared)
+def _write_in_both(box, before, child_value, parent_value, deadline_s, shared) -> ForkWriteResult:
+    with (
+        open_pipe() as wrote,
+        open_pipe() as go,
+        start_child(
+            _child_writes,
+            box,
+            child_value,
+            wrote[1],
+            go[0],
+            pass_fds=(wrote[1], go[0]),
+            deadline_s=deadline_s,
+        ) as child,
+    ):
+        if os.read(wrote[0], 1) != b"w":  # EOF: the child died before writing
+            child.wait().value()
+        parent_saw = box.value  # the child's write is not visible here
+        box.value = parent_value
+        os.write(go[1], b"g")
+        child_pid, child_address, child_read = child.wait().value()
+    return ForkWriteResult(
+        os.getpid(),
+        child_pid,
+        ctypes.addressof(box),
+        child_address,
+        before,
+        child_value,
+        parent_value,
+        child_read,
+        parent_saw,
+        shared,
+    )
 
 
 # -- copy-on-write, counted in page faults ------------------------------------------------------
@@ -167,8 +207,9 @@ def _touch_pages(buf: mmap.mmap, access: str, page: int) -> int:
     return after - before
 
 
-def copy_on_write_faults(buffer_bytes: int = 8 * MIB, access: str = "write",
-                         deadline_s: float = 10.0) -> CowFaultsResult:
+def copy_on_write_faults(
+    buffer_bytes: int = 8 * MIB, access: str = "write", deadline_s: float = 10.0
+) -> CowFaultsResult:
     """The parent fills a ``buffer_bytes`` buffer (one page to 256 MiB) and forks; the child
     reads or writes (``access``) one byte of every page and counts its minor page faults.
 
@@ -179,25 +220,31 @@ def copy_on_write_faults(buffer_bytes: int = 8 * MIB, access: str = "write",
     access = check_choice("access", access, ("read", "write"))
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
-    return isolate.call(_copy_on_write_faults, buffer_bytes, access, deadline_s,
-                        deadline_s=deadline_s)
+    return isolate.call(
+        _copy_on_write_faults, buffer_bytes, access, deadline_s, deadline_s=deadline_s
+    )
 
 
-def copy_on_write_sweep(sizes_bytes=(1 * MIB, 4 * MIB, 16 * MIB, 64 * MIB),
-                        accesses=("read", "write"), deadline_s: float = 30.0) -> list:
+def copy_on_write_sweep(
+    sizes_bytes=(1 * MIB, 4 * MIB, 16 * MIB, 64 * MIB),
+    accesses=("read", "write"),
+    deadline_s: float = 30.0,
+) -> list:
     """:func:`copy_on_write_faults` for every buffer size in ``sizes_bytes`` (one page to
     256 MiB each) and access in ``accesses``, in one helper process; a list of results."""
     sizes_bytes = check_int_list("sizes_bytes", sizes_bytes, PAGE_BYTES, 256 * MIB, "bytes")
     if isinstance(accesses, str) or not hasattr(accesses, "__iter__"):
         raise TypeError(f"accesses must be a list of 'read'/'write', got {accesses!r}")
-    accesses = tuple(check_choice(f"accesses[{i}]", a, ("read", "write"))
-                     for i, a in enumerate(accesses))
+    accesses = tuple(
+        check_choice(f"accesses[{i}]", a, ("read", "write")) for i, a in enumerate(accesses)
+    )
     if not accesses:
         raise ValueError("accesses must name at least one of 'read', 'write', got none")
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
-    return isolate.call(_copy_on_write_sweep, sizes_bytes, accesses, deadline_s,
-                        deadline_s=deadline_s)
+    return isolate.call(
+        _copy_on_write_sweep, sizes_bytes, accesses, deadline_s, deadline_s=deadline_s
+    )
 
 
 def _copy_on_write_sweep(sizes, accesses, deadline_s) -> list:
@@ -259,8 +306,12 @@ def _resident_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def fork_cost(sizes_bytes=(0, 16 * MIB, 64 * MIB, 256 * MIB), touched: bool = True,
-              repeats: int = 5, deadline_s: float = 60.0) -> list:
+def fork_cost(
+    sizes_bytes=(0, 16 * MIB, 64 * MIB, 256 * MIB),
+    touched: bool = True,
+    repeats: int = 5,
+    deadline_s: float = 60.0,
+) -> list:
     """For each size in ``sizes_bytes`` (0 to 1 GiB), map a private buffer of that size,
     write one byte into every page (``touched=True``) or leave it untouched, and time
     ``repeats`` (1 to 20) forks of a child that exits at once; a list of
@@ -272,8 +323,9 @@ def fork_cost(sizes_bytes=(0, 16 * MIB, 64 * MIB, 256 * MIB), touched: bool = Tr
     repeats = check_int("repeats", repeats, 1, 20)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
-    return isolate.call(_fork_cost, sizes_bytes, touched, repeats, deadline_s,
-                        deadline_s=deadline_s)
+    return isolate.call(
+        _fork_cost, sizes_bytes, touched, repeats, deadline_s, deadline_s=deadline_s
+    )
 
 
 def _fork_cost(sizes, touched, repeats, deadline_s) -> list:
@@ -312,9 +364,16 @@ def _fork_cost_one(size: int, touched: bool, repeats: int, end_at: float) -> For
         if buf is not None:
             buf.close()
     forks = [f for f, _ in runs]
-    return ForkCostPoint(pages * PAGE_BYTES, touched, resident, repeats,
-                         statistics.median(forks), min(forks), max(forks),
-                         statistics.median([w for _, w in runs]))
+    return ForkCostPoint(
+        pages * PAGE_BYTES,
+        touched,
+        resident,
+        repeats,
+        statistics.median(forks),
+        min(forks),
+        max(forks),
+        statistics.median([w for _, w in runs]),
+    )
 
 
 # -- protection: a crash stays in its process ---------------------------------------------------
@@ -355,5 +414,6 @@ def _crash_child(how: str, deadline_s: float) -> CrashResult:
     data = list(range(1000))
     with start_child(_crash, how, deadline_s=deadline_s) as child:
         end = child.wait()
-    return CrashResult(how, end.exit_status, end.signal_name,
-                       not end.timed_out and sum(data) == 499500)
+    return CrashResult(
+        how, end.exit_status, end.signal_name, not end.timed_out and sum(data) == 499500
+    )

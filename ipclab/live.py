@@ -33,8 +33,16 @@ from typing import Any
 from ._check import check_choice, check_choice_list, check_seconds
 from .errors import ExperimentInterrupted
 
-__all__ = ["LivePlot", "live", "live_pipe_fill", "live_throughput", "live_load",
-           "DEFAULT_MAX_FPS", "PROGRESS_AFTER_S", "frontend"]
+__all__ = [
+    "LivePlot",
+    "live",
+    "live_pipe_fill",
+    "live_throughput",
+    "live_load",
+    "DEFAULT_MAX_FPS",
+    "PROGRESS_AFTER_S",
+    "frontend",
+]
 
 #: Redraws per second at most, by default: smooth enough to read, cheap enough to measure.
 DEFAULT_MAX_FPS = 10.0
@@ -80,11 +88,21 @@ class LivePlot:
     KeyboardInterrupt) after cleaning up, ``"return"`` returns the partial samples.
     """
 
-    def __init__(self, update: Callable[[Any, list], None], *, setup: Callable | None = None,
-                 figure=None, max_fps: float = DEFAULT_MAX_FPS, label: str = "",
-                 progress: bool | None = None, expected_seconds: float | None = None,
-                 total: int | None = None, on_redraw: Callable | None = None,
-                 interrupt: str = "raise", stream=None):
+    def __init__(
+        self,
+        update: Callable[[Any, list], None],
+        *,
+        setup: Callable | None = None,
+        figure=None,
+        max_fps: float = DEFAULT_MAX_FPS,
+        label: str = "",
+        progress: bool | None = None,
+        expected_seconds: float | None = None,
+        total: int | None = None,
+        on_redraw: Callable | None = None,
+        interrupt: str = "raise",
+        stream=None,
+    ):
         if not callable(update):
             raise TypeError(f"update must be a function update(figure, samples), got {update!r}")
         if setup is not None and not callable(setup):
@@ -96,10 +114,12 @@ class LivePlot:
             raise TypeError(f"progress must be True, False or None, got {progress!r}")
         if expected_seconds is not None:
             expected_seconds = check_seconds("expected_seconds", expected_seconds, 0.0, 86400.0)
-        if total is not None and (isinstance(total, bool) or not isinstance(total, int)
-                                  or total < 1):
-            raise ValueError(f"total must be a positive int (samples expected) or None, "
-                             f"got {total!r}")
+        if total is not None and (
+            isinstance(total, bool) or not isinstance(total, int) or total < 1
+        ):
+            raise ValueError(
+                f"total must be a positive int (samples expected) or None, got {total!r}"
+            )
         self.interrupt = check_choice("interrupt", interrupt, ("raise", "return"))
         self.update = update
         self.setup = setup
@@ -107,8 +127,9 @@ class LivePlot:
         self.expected_seconds = expected_seconds
         self.total = total
         self.on_redraw = on_redraw
-        self.progress = ((expected_seconds or 0.0) > PROGRESS_AFTER_S if progress is None
-                         else progress)
+        self.progress = (
+            (expected_seconds or 0.0) > PROGRESS_AFTER_S if progress is None else progress
+        )
         self.stream = stream if stream is not None else sys.stderr
         self.mode = frontend()
         self.figure = figure if figure is not None else self._new_figure()
@@ -172,8 +193,9 @@ class LivePlot:
         (the experiment was stopped by closing its iterator) gets one naming this plot."""
         if isinstance(stop, ExperimentInterrupted):
             return stop
-        return ExperimentInterrupted(f"the live plot {self.label!r}" if self.label
-                                     else "the live plot")
+        return ExperimentInterrupted(
+            f"the live plot {self.label!r}" if self.label else "the live plot"
+        )
 
     # -- drawing --------------------------------------------------------------------------
     def _new_figure(self):
@@ -199,8 +221,9 @@ class LivePlot:
         else:
             self._handle = display(self.figure, display_id=True)
         if self.progress:
-            self._progress_handle = display({"text/plain": self._progress_text()}, raw=True,
-                                            display_id=True)
+            self._progress_handle = display(
+                {"text/plain": self._progress_text()}, raw=True, display_id=True
+            )
         self._shown = True
 
     def _frame(self) -> None:
@@ -237,8 +260,14 @@ class LivePlot:
         if done is not None:
             cells = int(done * _BAR_CELLS)
             parts.insert(1, "[" + "#" * cells + "." * (_BAR_CELLS - cells) + "]")
-        parts.append(f"{elapsed:.1f} s" + (f" of ~{self.expected_seconds:.0f} s"
-                                           if self.expected_seconds and not self.total else ""))
+        parts.append(
+            f"{elapsed:.1f} s"
+            + (
+                f" of ~{self.expected_seconds:.0f} s"
+                if self.expected_seconds and not self.total
+                else ""
+            )
+        )
         return " ".join(parts)
 
     def _show_progress(self) -> None:
@@ -254,9 +283,12 @@ class LivePlot:
             return
         # The finished line says nothing that varies from run to run, so a stored notebook
         # compares equal under nbval.
-        text = (f"{self.label or 'live plot'}: done" if finished else
-                f"{self.label or 'live plot'}: interrupted after {self.seconds:.1f} s, "
-                f"{len(self.samples)} samples; the experiment was stopped")
+        text = (
+            f"{self.label or 'live plot'}: done"
+            if finished
+            else f"{self.label or 'live plot'}: interrupted after {self.seconds:.1f} s, "
+            f"{len(self.samples)} samples; the experiment was stopped"
+        )
         if self._progress_handle is not None:
             self._progress_handle.update({"text/plain": text}, raw=True)
         elif self.mode == "none" and _isatty(self.stream):
@@ -278,8 +310,9 @@ def _start_ipympl_canvas(canvas) -> None:
     if handle is None:  # not an ipympl canvas (or a future one that no longer needs this)
         return
     ratio = getattr(type(canvas), "current_dpi_ratio", 1.0)
-    messages = ([{"type": "set_device_pixel_ratio", "device_pixel_ratio": ratio}]
-                if ratio != 1 else [])
+    messages = (
+        [{"type": "set_device_pixel_ratio", "device_pixel_ratio": ratio}] if ratio != 1 else []
+    )
     messages += [{"type": "send_image_mode"}, {"type": "refresh"}, {"type": "initialized"}]
     for message in messages:
         handle(canvas, message, [])
@@ -289,11 +322,14 @@ def _check_fps(max_fps) -> float:
     import numbers
 
     if isinstance(max_fps, bool) or not isinstance(max_fps, numbers.Real):
-        raise TypeError(f"max_fps must be a number of redraws per second in (0, 60], "
-                        f"got {max_fps!r} ({type(max_fps).__name__})")
+        raise TypeError(
+            f"max_fps must be a number of redraws per second in (0, 60], "
+            f"got {max_fps!r} ({type(max_fps).__name__})"
+        )
     if not 0 < float(max_fps) <= 60:  # also rejects NaN
-        raise ValueError(f"max_fps must be a number of redraws per second in (0, 60], "
-                         f"got {max_fps!r}")
+        raise ValueError(
+            f"max_fps must be a number of redraws per second in (0, 60], got {max_fps!r}"
+        )
     return float(max_fps)
 
 
@@ -333,10 +369,16 @@ def _two_axes(fig, height_ratios=(3, 2)):
         fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": height_ratios})
 
 
-def live_pipe_fill(duration_s: float = 3.0, *, reader_chunk_bytes: int = 16384,
-                   reader_interval_s: float = 0.2, write_size_bytes: int = 4096,
-                   sample_interval_s: float = 0.02, pipe_size_bytes: int | None = None,
-                   **kwargs) -> list:
+def live_pipe_fill(
+    duration_s: float = 3.0,
+    *,
+    reader_chunk_bytes: int = 16384,
+    reader_interval_s: float = 0.2,
+    write_size_bytes: int = 4096,
+    sample_interval_s: float = 0.02,
+    pipe_size_bytes: int | None = None,
+    **kwargs,
+) -> list:
     """Watch a pipe between a fast writer and a slow reader fill up, live, for
     ``duration_s`` seconds; the writer's blocked periods are shaded. Arguments as in
     :func:`ipclab.watch_pipe_fill`; other keywords go to :class:`LivePlot`. Returns the
@@ -344,8 +386,14 @@ def live_pipe_fill(duration_s: float = 3.0, *, reader_chunk_bytes: int = 16384,
     from . import pipes
     from .plots.pipes import draw_fill_level
 
-    samples = pipes.watch_pipe_fill(duration_s, reader_chunk_bytes, reader_interval_s,
-                                    write_size_bytes, sample_interval_s, pipe_size_bytes)
+    samples = pipes.watch_pipe_fill(
+        duration_s,
+        reader_chunk_bytes,
+        reader_interval_s,
+        write_size_bytes,
+        sample_interval_s,
+        pipe_size_bytes,
+    )
 
     def update(fig, got):
         for ax in fig.axes:
@@ -361,8 +409,15 @@ def live_pipe_fill(duration_s: float = 3.0, *, reader_chunk_bytes: int = 16384,
     return live(samples, update, setup=setup, **kwargs)
 
 
-def live_throughput(mechanisms=None, sizes_bytes=None, repeats: int | None = None,
-                    placement: str | None = None, *, reference=None, **kwargs) -> list:
+def live_throughput(
+    mechanisms=None,
+    sizes_bytes=None,
+    repeats: int | None = None,
+    placement: str | None = None,
+    *,
+    reference=None,
+    **kwargs,
+) -> list:
     """Run :func:`ipclab.throughput.sweep` and draw the throughput curves as they grow, one
     point per (mechanism, message size). ``None`` arguments take the sweep's defaults;
     ``reference`` (points of a C program) is drawn dashed from the start. Returns the
@@ -370,8 +425,16 @@ def live_throughput(mechanisms=None, sizes_bytes=None, repeats: int | None = Non
     from . import throughput
     from .plots.throughput import draw_throughput
 
-    given: dict[str, Any] = {k: v for k, v in (("mechanisms", mechanisms), ("sizes_bytes", sizes_bytes),
-                               ("repeats", repeats), ("placement", placement)) if v is not None}
+    given: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("mechanisms", mechanisms),
+            ("sizes_bytes", sizes_bytes),
+            ("repeats", repeats),
+            ("placement", placement),
+        )
+        if v is not None
+    }
     points = throughput.sweep(**given)
     defaults = _defaults_of(throughput.sweep)
     mechs = given.get("mechanisms", defaults.get("mechanisms")) or ()
@@ -386,6 +449,7 @@ def live_throughput(mechanisms=None, sizes_bytes=None, repeats: int | None = Non
     if mechs and sizes and not isinstance(mechs, str):
         kwargs.setdefault("total", len(tuple(mechs)) * len(tuple(sizes)))
         kwargs.setdefault("progress", True)
+
     def setup(fig):
         _one_axes(fig)
         update(fig, [])
@@ -404,10 +468,18 @@ def _defaults_of(func) -> dict:
     return {n: p.default for n, p in params.items() if p.default is not inspect.Parameter.empty}
 
 
-def live_load(models=("fork-per-request", "prefork"), *, requests: int = 2000,
-              concurrency: int = 4, keepalive: bool = False, body_bytes: int = 1024,
-              pool_size: int = 4, sample_interval_s: float = 0.05, deadline_s: float = 60.0,
-              **kwargs) -> dict:
+def live_load(
+    models=("fork-per-request", "prefork"),
+    *,
+    requests: int = 2000,
+    concurrency: int = 4,
+    keepalive: bool = False,
+    body_bytes: int = 1024,
+    pool_size: int = 4,
+    sample_interval_s: float = 0.05,
+    deadline_s: float = 60.0,
+    **kwargs,
+) -> dict:
     """Load each server model in turn (``ipclab.webserver.watch_load``) and draw requests/s
     and live children over time as they come. Returns ``{model: [LoadSample, ...]}``; the
     last sample of each model carries its ``LoadResult`` in ``result``."""
@@ -416,8 +488,23 @@ def live_load(models=("fork-per-request", "prefork"), *, requests: int = 2000,
 
     models = check_choice_list("models", models, webserver.MODELS)
     # Creating the generators checks every argument before any server starts.
-    runs: list[tuple[str, Any]] = [(m, webserver.watch_load(m, requests, concurrency, keepalive, body_bytes, pool_size,
-                                     deadline_s, 0, sample_interval_s)) for m in models]
+    runs: list[tuple[str, Any]] = [
+        (
+            m,
+            webserver.watch_load(
+                m,
+                requests,
+                concurrency,
+                keepalive,
+                body_bytes,
+                pool_size,
+                deadline_s,
+                0,
+                sample_interval_s,
+            ),
+        )
+        for m in models
+    ]
 
     def tagged():
         for model, samples in runs:
@@ -438,8 +525,9 @@ def live_load(models=("fork-per-request", "prefork"), *, requests: int = 2000,
     kwargs.setdefault("progress", True)  # runs take seconds; the line says how long so far
     gen = tagged()
     try:
-        got = live(gen, update, setup=lambda fig: (_two_axes(fig, (2, 1)), update(fig, [])),
-                   **kwargs)
+        got = live(
+            gen, update, setup=lambda fig: (_two_axes(fig, (2, 1)), update(fig, [])), **kwargs
+        )
     finally:
         gen.close()
         for _, samples in runs:  # the ones never started hold nothing, but close them all

@@ -30,12 +30,19 @@ __all__ = ["load_ipython_extension", "definitions"]
 _counter = itertools.count(1)
 #: Source of what earlier cells defined, by name (a later definition replaces an earlier one).
 _definitions: dict = {}
-_parser = argparse.ArgumentParser(prog="%%ipclab", add_help=False,
-                                  description="run a cell's code safely")
-_parser.add_argument("--deadline", type=float, default=safecell.DEFAULT_DEADLINE_S,
-                     metavar="SECONDS", help="stop the code after this many seconds")
-_parser.add_argument("--quiet", action="store_true",
-                     help="say nothing afterwards when the code left nothing behind")
+_parser = argparse.ArgumentParser(
+    prog="%%ipclab", add_help=False, description="run a cell's code safely"
+)
+_parser.add_argument(
+    "--deadline",
+    type=float,
+    default=safecell.DEFAULT_DEADLINE_S,
+    metavar="SECONDS",
+    help="stop the code after this many seconds",
+)
+_parser.add_argument(
+    "--quiet", action="store_true", help="say nothing afterwards when the code left nothing behind"
+)
 
 
 def load_ipython_extension(ipython) -> None:
@@ -53,8 +60,9 @@ def _make_magic(ipython):
         try:
             options = _parser.parse_args(shlex.split(line))
         except SystemExit:  # argparse's way of saying the options are wrong
-            raise ValueError(f"%%ipclab options: [--deadline SECONDS] [--quiet]; got {line!r}"
-                             ) from None
+            raise ValueError(
+                f"%%ipclab options: [--deadline SECONDS] [--quiet]; got {line!r}"
+            ) from None
         report = safecell.run_code(cell, options.deadline, prelude=definitions())
         _keep_definitions(ipython, cell)
         text = safecell.explain(report)

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["FillResult", "ResizeResult", "ReaderBlockResult", "WriterBlockResult", "EofResult",
-           "WriteWithoutReaderResult", "FillSample", "ShellPipelineResult"]
+__all__ = [
+    "FillResult",
+    "ResizeResult",
+    "ReaderBlockResult",
+    "WriterBlockResult",
+    "EofResult",
+    "WriteWithoutReaderResult",
+    "FillSample",
+    "ShellPipelineResult",
+]
 
 
 class FillResult(NamedTuple):

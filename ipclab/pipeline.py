@@ -66,8 +66,10 @@ class PipelineResult(NamedTuple):
 
 
 def _check_commands(commands) -> tuple:
-    allowed = (f"a non-empty list of at most {MAX_STAGES} commands, each a non-empty list of "
-               f"strings such as ['wc', '-l']")
+    allowed = (
+        f"a non-empty list of at most {MAX_STAGES} commands, each a non-empty list of "
+        f"strings such as ['wc', '-l']"
+    )
     if isinstance(commands, (str, bytes)) or not hasattr(commands, "__iter__"):
         raise TypeError(f"commands must be {allowed}, got {commands!r}")
     commands = tuple(commands)
@@ -79,14 +81,21 @@ def _check_commands(commands) -> tuple:
             raise TypeError(f"commands[{i}] must be a non-empty list of strings, got {argv!r}")
         argv = tuple(argv)
         if not argv or not all(isinstance(a, str) and "\0" not in a for a in argv):
-            raise ValueError(f"commands[{i}] must be a non-empty list of strings without NUL "
-                             f"characters, got {argv!r}")
+            raise ValueError(
+                f"commands[{i}] must be a non-empty list of strings without NUL "
+                f"characters, got {argv!r}"
+            )
         out.append(argv)
     return tuple(out)
 
 
-def run_pipeline(commands, input_bytes: bytes = b"", close_unused_ends: bool = True,
-                 sigpipe: str = "default", deadline_s: float = 10.0) -> PipelineResult:
+def run_pipeline(
+    commands,
+    input_bytes: bytes = b"",
+    close_unused_ends: bool = True,
+    sigpipe: str = "default",
+    deadline_s: float = 10.0,
+) -> PipelineResult:
     """Run ``commands`` (e.g. ``[["ls", "/"], ["wc", "-l"]]``) connected by pipes, feeding
     ``input_bytes`` (at most 16 MiB) to the first one's standard input.
 
@@ -113,12 +122,20 @@ def run_pipeline(commands, input_bytes: bytes = b"", close_unused_ends: bool = T
         raise TypeError(f"close_unused_ends must be True or False, got {close_unused_ends!r}")
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork", "pipe", "execvp")
-    return isolate.call(_run_pipeline, commands, input_bytes, close_unused_ends, deadline_s,
-                        sigpipe, deadline_s=deadline_s)
+    return isolate.call(
+        _run_pipeline,
+        commands,
+        input_bytes,
+        close_unused_ends,
+        deadline_s,
+        sigpipe,
+        deadline_s=deadline_s,
+    )
 
 
-def ls_wc(n_files: int = 5, close_unused_ends: bool = True, deadline_s: float = 10.0
-          ) -> PipelineResult:
+def ls_wc(
+    n_files: int = 5, close_unused_ends: bool = True, deadline_s: float = 10.0
+) -> PipelineResult:
     """``ls DIR | wc -l`` on a fresh private directory holding ``n_files`` files (0 to 1000):
     the output is the number of files."""
     n_files = check_int("n_files", n_files, 0, 1000)
@@ -137,8 +154,7 @@ def _ls_wc(n_files: int, close_unused: bool, deadline_s: float) -> PipelineResul
         return _run_pipeline((("ls", path), ("wc", "-l")), b"", close_unused, deadline_s)
 
 
-def _exec_stage(argv: tuple, stdin_fd: int, stdout_fd: int, stderr_fd: int,
-                sigpipe: str) -> None:
+def _exec_stage(argv: tuple, stdin_fd: int, stdout_fd: int, stderr_fd: int, sigpipe: str) -> None:
     """In the child: plug the pipe ends into 0, 1, 2 and become the program."""
     if sigpipe == "default":  # an ignored signal stays ignored across exec: undo Python's
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -170,8 +186,9 @@ class ExecFailed(SystemExit):
         return self.reason
 
 
-def _run_pipeline(commands, input_bytes, close_unused, deadline_s, sigpipe="default"
-                  ) -> PipelineResult:
+def _run_pipeline(
+    commands, input_bytes, close_unused, deadline_s, sigpipe="default"
+) -> PipelineResult:
     n = len(commands)
     fds: list = []  # every fd this function opened, closed in ``finally``
 
@@ -190,17 +207,25 @@ def _run_pipeline(commands, input_bytes, close_unused, deadline_s, sigpipe="defa
         for i, argv in enumerate(commands):
             stdin_fd = in_r if i == 0 else links[i - 1][0]
             stdout_fd = out_w if i == n - 1 else links[i][1]
-            children.append(start_child(_exec_stage, argv, stdin_fd, stdout_fd, err_w, sigpipe,
-                                        pass_fds=(stdin_fd, stdout_fd, err_w),
-                                        deadline_s=deadline_s))
+            children.append(
+                start_child(
+                    _exec_stage,
+                    argv,
+                    stdin_fd,
+                    stdout_fd,
+                    err_w,
+                    sigpipe,
+                    pass_fds=(stdin_fd, stdout_fd, err_w),
+                    deadline_s=deadline_s,
+                )
+            )
         mine = {in_w, out_r, err_r}
         unused = [fd for fd in fds if fd not in mine]
         if close_unused:  # the children have their copies; ours would keep EOF away
             for fd in unused:
                 os.close(fd)
                 fds.remove(fd)
-        output, errors, timed_out = _pump(in_w, input_bytes, out_r, err_r, fds,
-                                          t0 + deadline_s)
+        output, errors, timed_out = _pump(in_w, input_bytes, out_r, err_r, fds, t0 + deadline_s)
         statuses, exec_errors = [], []
         for argv, child in zip(commands, children):
             end = child.wait(timeout_s=0.0) if timed_out else child.wait()
@@ -212,8 +237,16 @@ def _run_pipeline(commands, input_bytes, close_unused, deadline_s, sigpipe="defa
         for child in children:
             child.close()
         close_quietly(*fds)
-    return PipelineResult(commands, output, errors, tuple(statuses), tuple(exec_errors),
-                          close_unused, timed_out, seconds)
+    return PipelineResult(
+        commands,
+        output,
+        errors,
+        tuple(statuses),
+        tuple(exec_errors),
+        close_unused,
+        timed_out,
+        seconds,
+    )
 
 
 def _exec_error(program: str, end) -> str | None:
@@ -222,7 +255,7 @@ def _exec_error(program: str, end) -> str | None:
         return None
     prefix = f"{ExecFailed.__name__}: "
     error = end.error or ""
-    return f"{program}: {error[len(prefix):] if error.startswith(prefix) else error}"
+    return f"{program}: {error[len(prefix) :] if error.startswith(prefix) else error}"
 
 
 def _pump(in_w, data, out_r, err_r, fds, deadline):
@@ -244,7 +277,7 @@ def _pump(in_w, data, out_r, err_r, fds, deadline):
         ready_r, ready_w, _ = select.select(list(readers), [writer] if writer else [], [], left)
         if writer is not None and ready_w:
             try:
-                view = view[os.write(writer, view[:65536]):]
+                view = view[os.write(writer, view[:65536]) :]
             except BrokenPipeError:  # the first program does not read its input: fine
                 view = view[:0]
             if not view:

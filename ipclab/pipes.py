@@ -55,13 +55,30 @@ from .probes import (
 from .process import ChildGroup, start_child
 
 __all__ = [
-    "PAGE_BYTES", "pipe_buf_bytes", "pipe_max_size_bytes", "new_pipe_capacity_bytes",
-    "FillResult", "fill_pipe", "ResizeResult", "resize_pipe", "may_exceed_pipe_max_size",
+    "PAGE_BYTES",
+    "pipe_buf_bytes",
+    "pipe_max_size_bytes",
+    "new_pipe_capacity_bytes",
+    "FillResult",
+    "fill_pipe",
+    "ResizeResult",
+    "resize_pipe",
+    "may_exceed_pipe_max_size",
     "resize_rule",
-    "ReaderBlockResult", "empty_pipe_blocks_reader", "WriterBlockResult", "full_pipe_blocks_writer",
-    "EofResult", "read_without_writer", "WriteWithoutReaderResult", "write_without_reader",
-    "AtomicityResult", "pipe_buf_atomicity", "FillSample", "watch_pipe_fill",
-    "ShellPipelineResult", "yes_head_from_python",
+    "ReaderBlockResult",
+    "empty_pipe_blocks_reader",
+    "WriterBlockResult",
+    "full_pipe_blocks_writer",
+    "EofResult",
+    "read_without_writer",
+    "WriteWithoutReaderResult",
+    "write_without_reader",
+    "AtomicityResult",
+    "pipe_buf_atomicity",
+    "FillSample",
+    "watch_pipe_fill",
+    "ShellPipelineResult",
+    "yes_head_from_python",
 ]
 
 
@@ -111,24 +128,33 @@ def resize_pipe(requested_bytes: int) -> ResizeResult:
     requested_bytes = check_bytes("requested_bytes", requested_bytes)
     _platform.require("pipe")
     if probes.F_SETPIPE_SZ is None:
-        return ResizeResult(requested_bytes, None, "unsupported",
-                            "this system has no F_SETPIPE_SZ: its pipes cannot be resized")
+        return ResizeResult(
+            requested_bytes,
+            None,
+            "unsupported",
+            "this system has no F_SETPIPE_SZ: its pipes cannot be resized",
+        )
     with open_pipe() as (r, _w):
         try:
             fcntl.fcntl(r, probes.F_SETPIPE_SZ, requested_bytes)
         except OSError as exc:
             name = errno_name(exc)
-            why = (probes.eperm_reason(requested_bytes) if exc.errno == errno.EPERM
-                   else os.strerror(exc.errno or 0))
+            why = (
+                probes.eperm_reason(requested_bytes)
+                if exc.errno == errno.EPERM
+                else os.strerror(exc.errno or 0)
+            )
             return ResizeResult(requested_bytes, None, name, f"refused with {name}: {why}")
         granted = probes.capacity_of(r)
     assert granted is not None  # a system with F_SETPIPE_SZ has F_GETPIPE_SZ
     pages = granted // PAGE_BYTES
-    why = ("granted as asked" if granted == requested_bytes else
-           f"rounded up to {pages} page{'s' if pages > 1 else ''} of {PAGE_BYTES} bytes "
-           f"(a power of two)")
+    why = (
+        "granted as asked"
+        if granted == requested_bytes
+        else f"rounded up to {pages} page{'s' if pages > 1 else ''} of {PAGE_BYTES} bytes "
+        f"(a power of two)"
+    )
     return ResizeResult(requested_bytes, granted, None, why)
-
 
 
 # -- blocking ----------------------------------------------------------------------------
@@ -138,8 +164,9 @@ def _timed_read(r: int, size: int) -> tuple[float, int]:
     return time.monotonic() - t0, len(data)
 
 
-def empty_pipe_blocks_reader(writer_delay_s: float = 0.5, deadline_s: float = 10.0
-                             ) -> ReaderBlockResult:
+def empty_pipe_blocks_reader(
+    writer_delay_s: float = 0.5, deadline_s: float = 10.0
+) -> ReaderBlockResult:
     """A child reads an empty pipe; the parent writes ``writer_delay_s`` seconds later.
 
     While the child waits, the parent looks at it with psutil: asleep in the kernel, no CPU
@@ -149,8 +176,9 @@ def empty_pipe_blocks_reader(writer_delay_s: float = 0.5, deadline_s: float = 10
     deadline_s = check_seconds("deadline_s", deadline_s)
     check_longer("deadline_s", deadline_s, "writer_delay_s", writer_delay_s)
     _platform.require("fork", "pipe")
-    return isolate.call(_empty_pipe_blocks_reader, writer_delay_s, deadline_s,
-                        deadline_s=deadline_s)
+    return isolate.call(
+        _empty_pipe_blocks_reader, writer_delay_s, deadline_s, deadline_s=deadline_s
+    )
 
 
 def _empty_pipe_blocks_reader(writer_delay_s: float, deadline_s: float) -> ReaderBlockResult:
@@ -170,9 +198,15 @@ def _empty_pipe_blocks_reader(writer_delay_s: float, deadline_s: float) -> Reade
             after_switches, after_cpu = proc.num_ctx_switches().voluntary, sum(proc.cpu_times()[:2])
             os.write(w, b"hello, reader")
             blocked, nread = child.wait().value()
-    return ReaderBlockResult(writer_delay_s, blocked, state, channel,
-                             after_switches - before_switches,
-                             max(0.0, after_cpu - before_cpu), nread)
+    return ReaderBlockResult(
+        writer_delay_s,
+        blocked,
+        state,
+        channel,
+        after_switches - before_switches,
+        max(0.0, after_cpu - before_cpu),
+        nread,
+    )
 
 
 def _timed_writes(w: int, write_size: int, total: int) -> float:
@@ -184,15 +218,18 @@ def _timed_writes(w: int, write_size: int, total: int) -> float:
         t0 = time.monotonic()
         view = memoryview(chunk)[: min(write_size, total - sent)]
         while view:
-            view = view[os.write(w, view):]
+            view = view[os.write(w, view) :]
         longest = max(longest, time.monotonic() - t0)
         sent += min(write_size, total - sent)
     return longest
 
 
-def full_pipe_blocks_writer(reader_delay_s: float = 0.5, write_size_bytes: int = 4096,
-                            pipe_size_bytes: int | None = None, deadline_s: float = 10.0
-                            ) -> WriterBlockResult:
+def full_pipe_blocks_writer(
+    reader_delay_s: float = 0.5,
+    write_size_bytes: int = 4096,
+    pipe_size_bytes: int | None = None,
+    deadline_s: float = 10.0,
+) -> WriterBlockResult:
     """A child writes into a pipe nobody reads yet; it blocks once the pipe is full.
 
     The parent waits until the writer sleeps, counts the bytes queued, leaves the pipe full
@@ -205,8 +242,14 @@ def full_pipe_blocks_writer(reader_delay_s: float = 0.5, write_size_bytes: int =
     deadline_s = check_seconds("deadline_s", deadline_s)
     check_longer("deadline_s", deadline_s, "reader_delay_s", reader_delay_s)
     _platform.require("fork", "pipe")
-    return isolate.call(_full_pipe_blocks_writer, reader_delay_s, write_size_bytes,
-                        pipe_size_bytes, deadline_s, deadline_s=deadline_s)
+    return isolate.call(
+        _full_pipe_blocks_writer,
+        reader_delay_s,
+        write_size_bytes,
+        pipe_size_bytes,
+        deadline_s,
+        deadline_s=deadline_s,
+    )
 
 
 def _full_pipe_blocks_writer(reader_delay_s, write_size, pipe_size, deadline_s):
@@ -217,8 +260,9 @@ def _full_pipe_blocks_writer(reader_delay_s, write_size, pipe_size, deadline_s):
         probes.set_pipe_size(r, pipe_size)
         capacity = probes.capacity_of(r)
         total = (capacity or 65536) + 2 * write_size
-        with start_child(_timed_writes, w, write_size, total, pass_fds=(w,),
-                         deadline_s=deadline_s) as child:
+        with start_child(
+            _timed_writes, w, write_size, total, pass_fds=(w,), deadline_s=deadline_s
+        ) as child:
             close_end(ends, 1)  # the parent only reads
             proc = psutil.Process(child.pid)
             queued = -1
@@ -234,13 +278,15 @@ def _full_pipe_blocks_writer(reader_delay_s, write_size, pipe_size, deadline_s):
             time.sleep(reader_delay_s)
             got = len(atomicity.read_to_eof(r, 1 << 16))  # drain it: the writer goes on
             longest = child.wait().value()
-    return WriterBlockResult(write_size, capacity, queued, state, channel, reader_delay_s,
-                             longest, got)
+    return WriterBlockResult(
+        write_size, capacity, queued, state, channel, reader_delay_s, longest, got
+    )
 
 
 # -- broken pipes -------------------------------------------------------------------------
-def read_without_writer(close_unused_write_end: bool = True, wait_s: float = 1.0,
-                        deadline_s: float = 10.0) -> EofResult:
+def read_without_writer(
+    close_unused_write_end: bool = True, wait_s: float = 1.0, deadline_s: float = 10.0
+) -> EofResult:
     """A child writes a message and exits; the parent reads until end of file.
 
     ``read()`` returns ``b""`` only when *every* write end is closed — including the parent's
@@ -252,8 +298,13 @@ def read_without_writer(close_unused_write_end: bool = True, wait_s: float = 1.0
     wait_s = check_seconds("wait_s", wait_s, 0.01, 60.0, lo_inclusive=True)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork", "pipe")
-    return isolate.call(_read_without_writer, close_unused_write_end, wait_s, deadline_s,
-                        deadline_s=deadline_s + wait_s)
+    return isolate.call(
+        _read_without_writer,
+        close_unused_write_end,
+        wait_s,
+        deadline_s,
+        deadline_s=deadline_s + wait_s,
+    )
 
 
 def _read_without_writer(close_unused: bool, wait_s: float, deadline_s: float) -> EofResult:
@@ -261,8 +312,13 @@ def _read_without_writer(close_unused: bool, wait_s: float, deadline_s: float) -
 
     with open_pipe() as ends:
         r, w = ends
-        with start_child(os.write, w, b"last words", pass_fds=(w,),  # write, then exit
-                         deadline_s=deadline_s) as child:
+        with start_child(
+            os.write,
+            w,
+            b"last words",
+            pass_fds=(w,),  # write, then exit
+            deadline_s=deadline_s,
+        ) as child:
             child.wait().value()
         if close_unused:
             close_end(ends, 1)  # now no process holds a write end: EOF is possible
@@ -289,8 +345,9 @@ def _write_to_broken_pipe(w: int, sigpipe: str) -> tuple[str, str]:
     return "", ""
 
 
-def write_without_reader(sigpipe: str = "ignore", deadline_s: float = 10.0
-                         ) -> WriteWithoutReaderResult:
+def write_without_reader(
+    sigpipe: str = "ignore", deadline_s: float = 10.0
+) -> WriteWithoutReaderResult:
     """A child writes into a pipe whose read ends are all closed.
 
     The kernel sends the writer ``SIGPIPE``. Python ignores that signal, so the write fails
@@ -306,20 +363,27 @@ def write_without_reader(sigpipe: str = "ignore", deadline_s: float = 10.0
 def _write_without_reader(sigpipe: str, deadline_s: float) -> WriteWithoutReaderResult:
     with open_pipe() as ends:
         close_end(ends, 0)  # no reader anywhere: the child will not inherit one either
-        with start_child(_write_to_broken_pipe, ends[1], sigpipe, pass_fds=(ends[1],),
-                         deadline_s=deadline_s) as child:
+        with start_child(
+            _write_to_broken_pipe, ends[1], sigpipe, pass_fds=(ends[1],), deadline_s=deadline_s
+        ) as child:
             close_end(ends, 1)
             end = child.wait()
     exception, err_name = end.result if end.result else (None, None)
     if end.timed_out or end.error is not None:
         end.value()  # raises ChildTimeoutError or ChildFailedError
-    return WriteWithoutReaderResult(sigpipe, end.exit_status, end.signal_name,
-                                    exception or None, err_name or None)
+    return WriteWithoutReaderResult(
+        sigpipe, end.exit_status, end.signal_name, exception or None, err_name or None
+    )
 
 
 # -- PIPE_BUF atomicity -------------------------------------------------------------------
-def pipe_buf_atomicity(record_bytes: int = 4096, writers: int = 4, records_per_writer: int = 100,
-                       read_size_bytes: int = 4096, deadline_s: float = 20.0) -> AtomicityResult:
+def pipe_buf_atomicity(
+    record_bytes: int = 4096,
+    writers: int = 4,
+    records_per_writer: int = 100,
+    read_size_bytes: int = 4096,
+    deadline_s: float = 20.0,
+) -> AtomicityResult:
     """``writers`` children write ``records_per_writer`` records of ``record_bytes`` each into
     one pipe at once; the parent reads them ``read_size_bytes`` at a time and counts the
     records that arrived torn (bytes of two writers mixed).
@@ -327,8 +391,15 @@ def pipe_buf_atomicity(record_bytes: int = 4096, writers: int = 4, records_per_w
     Writes up to ``PIPE_BUF`` (4,096 bytes on Linux) are atomic, so such records never tear;
     larger ones can, most often when the reader reads in small pieces.
     """
-    return atomicity.run(_pipe_buf_atomicity, "pipe", record_bytes, writers, records_per_writer,
-                         read_size_bytes, deadline_s)
+    return atomicity.run(
+        _pipe_buf_atomicity,
+        "pipe",
+        record_bytes,
+        writers,
+        records_per_writer,
+        read_size_bytes,
+        deadline_s,
+    )
 
 
 def _pipe_buf_atomicity(record_bytes, writers, records_per_writer, read_size, deadline_s):
@@ -339,21 +410,31 @@ def _pipe_buf_atomicity(record_bytes, writers, records_per_writer, read_size, de
         group.give(w)
         ends[1] = None
         for i in range(writers):
-            group.start(atomicity.write_records, w, atomicity.writer_marker(i), record_bytes,
-                        records_per_writer, pass_fds=(w,))
+            group.start(
+                atomicity.write_records,
+                w,
+                atomicity.writer_marker(i),
+                record_bytes,
+                records_per_writer,
+                pass_fds=(w,),
+            )
         group.release()  # start! all at once
         stream = atomicity.read_to_eof(r, read_size)
         group.values()
         buf_bytes = os.fpathconf(r, "PC_PIPE_BUF")
-    return atomicity.result(stream, record_bytes, writers, records_per_writer, buf_bytes,
-                            read_size)
+    return atomicity.result(stream, record_bytes, writers, records_per_writer, buf_bytes, read_size)
 
 
 # -- fill level over time ----------------------------------------------------------------
-def watch_pipe_fill(duration_s: float = 2.0, reader_chunk_bytes: int = 16384,
-                    reader_interval_s: float = 0.2, write_size_bytes: int = 4096,
-                    sample_interval_s: float = 0.02, pipe_size_bytes: int | None = None,
-                    writer_interval_s: float = 0.005) -> Iterator[FillSample]:
+def watch_pipe_fill(
+    duration_s: float = 2.0,
+    reader_chunk_bytes: int = 16384,
+    reader_interval_s: float = 0.2,
+    write_size_bytes: int = 4096,
+    sample_interval_s: float = 0.02,
+    pipe_size_bytes: int | None = None,
+    writer_interval_s: float = 0.005,
+) -> Iterator[FillSample]:
     """Yield the fill level of a pipe every ``sample_interval_s`` seconds for ``duration_s``.
 
     A child writes ``write_size_bytes`` every ``writer_interval_s`` seconds (0: as fast as it
@@ -365,18 +446,29 @@ def watch_pipe_fill(duration_s: float = 2.0, reader_chunk_bytes: int = 16384,
     """
     duration_s = check_seconds("duration_s", duration_s, 0.0, 120.0)
     reader_chunk_bytes = check_bytes("reader_chunk_bytes", reader_chunk_bytes, 1, 16 * MIB)
-    reader_interval_s = check_seconds("reader_interval_s", reader_interval_s, 0.001, 60.0,
-                                      lo_inclusive=True)
+    reader_interval_s = check_seconds(
+        "reader_interval_s", reader_interval_s, 0.001, 60.0, lo_inclusive=True
+    )
     write_size_bytes = check_bytes("write_size_bytes", write_size_bytes, 1, 16 * MIB)
-    sample_interval_s = check_seconds("sample_interval_s", sample_interval_s, 0.001, 10.0,
-                                      lo_inclusive=True)
+    sample_interval_s = check_seconds(
+        "sample_interval_s", sample_interval_s, 0.001, 10.0, lo_inclusive=True
+    )
     pipe_size_bytes = probes.check_pipe_size(pipe_size_bytes)
-    writer_interval_s = check_seconds("writer_interval_s", writer_interval_s, 0.0, 10.0,
-                                      lo_inclusive=True)
+    writer_interval_s = check_seconds(
+        "writer_interval_s", writer_interval_s, 0.0, 10.0, lo_inclusive=True
+    )
     _platform.require("fork", "pipe")
-    return isolate.iterate(_watch_pipe_fill, duration_s, reader_chunk_bytes, reader_interval_s,
-                           write_size_bytes, sample_interval_s, pipe_size_bytes,
-                           writer_interval_s, deadline_s=duration_s + 10.0)
+    return isolate.iterate(
+        _watch_pipe_fill,
+        duration_s,
+        reader_chunk_bytes,
+        reader_interval_s,
+        write_size_bytes,
+        sample_interval_s,
+        pipe_size_bytes,
+        writer_interval_s,
+        deadline_s=duration_s + 10.0,
+    )
 
 
 def _write_paced(w: int, write_size: int, interval_s: float) -> None:
@@ -390,16 +482,23 @@ def _write_paced(w: int, write_size: int, interval_s: float) -> None:
         return
 
 
-def _watch_pipe_fill(duration_s, reader_chunk, reader_interval_s, write_size, sample_s,
-                     pipe_size, writer_interval_s):
+def _watch_pipe_fill(
+    duration_s, reader_chunk, reader_interval_s, write_size, sample_s, pipe_size, writer_interval_s
+):
     import psutil
 
     with open_pipe() as ends:
         r, w = ends
         probes.set_pipe_size(r, pipe_size)
         capacity = probes.capacity_of(r) or 65536
-        with start_child(_write_paced, w, write_size, writer_interval_s, pass_fds=(w,),
-                         deadline_s=duration_s + 5.0) as child:
+        with start_child(
+            _write_paced,
+            w,
+            write_size,
+            writer_interval_s,
+            pass_fds=(w,),
+            deadline_s=duration_s + 5.0,
+        ) as child:
             close_end(ends, 1)
             proc = psutil.Process(child.pid)
             t0 = time.monotonic()
@@ -429,12 +528,15 @@ def _watch_pipe_fill(duration_s, reader_chunk, reader_interval_s, write_size, sa
 _LAUNCHERS = ("subprocess", "os.system")
 # The shell notes its own ignored signals, runs the pipeline, and writes yes's status ($?)
 # to fd 3. Positional parameters: the files for head's output, yes's stderr, the status.
-_YES_HEAD_SCRIPT = ('grep "^SigIgn:" "/proc/$$/status" >"$4" 2>/dev/null; '
-                    '{ { yes 2>"$2"; echo "$?" >&3; } | head -n 1 >"$1"; } 3>"$3"')
+_YES_HEAD_SCRIPT = (
+    'grep "^SigIgn:" "/proc/$$/status" >"$4" 2>/dev/null; '
+    '{ { yes 2>"$2"; echo "$?" >&3; } | head -n 1 >"$1"; } 3>"$3"'
+)
 
 
-def yes_head_from_python(launcher: str = "subprocess", deadline_s: float = 10.0
-                         ) -> ShellPipelineResult:
+def yes_head_from_python(
+    launcher: str = "subprocess", deadline_s: float = 10.0
+) -> ShellPipelineResult:
     """Run ``yes | head -n 1`` through ``/bin/sh`` from a Python process that ignores SIGPIPE
     (as every Python program does), started by ``launcher``.
 
@@ -451,8 +553,9 @@ def yes_head_from_python(launcher: str = "subprocess", deadline_s: float = 10.0
 
     for program in ("/bin/sh", "yes", "head"):
         if not shutil.which(program):
-            raise UnsupportedPlatformError(f"this experiment needs {program!r}, which is not "
-                                           "installed here")
+            raise UnsupportedPlatformError(
+                f"this experiment needs {program!r}, which is not installed here"
+            )
     return isolate.call(_yes_head_from_python, launcher, deadline_s, deadline_s=deadline_s + 5.0)
 
 
@@ -461,8 +564,9 @@ def _yes_head_from_python(launcher: str, deadline_s: float) -> ShellPipelineResu
 
     with private_dir() as d:
         files = [os.path.join(d, name) for name in ("out", "err", "status", "sigign")]
-        with start_child(_launch_shell, launcher, files, deadline_s,
-                         deadline_s=deadline_s) as child:
+        with start_child(
+            _launch_shell, launcher, files, deadline_s, deadline_s=deadline_s
+        ) as child:
             child.wait().value()
         out, err, status, sigign = (_read_text(f) for f in files)
     shell_status = int(status.strip() or -1)
@@ -470,8 +574,9 @@ def _yes_head_from_python(launcher: str, deadline_s: float) -> ShellPipelineResu
     ignored = None
     if sigign.startswith("SigIgn:"):
         ignored = bool(int(sigign.split()[1], 16) >> (signal.SIGPIPE - 1) & 1)
-    return ShellPipelineResult(launcher, ignored, out.strip(), shell_status,
-                               "SIGPIPE" if killed else None, err.strip())
+    return ShellPipelineResult(
+        launcher, ignored, out.strip(), shell_status, "SIGPIPE" if killed else None, err.strip()
+    )
 
 
 def _launch_shell(launcher: str, files: list, deadline_s: float) -> None:
@@ -482,8 +587,11 @@ def _launch_shell(launcher: str, files: list, deadline_s: float) -> None:
     if launcher == "os.system":
         os.system(f"set -- {' '.join(map(shlex.quote, files))}; {_YES_HEAD_SCRIPT}")
     else:
-        subprocess.run(["/bin/sh", "-c", _YES_HEAD_SCRIPT, "sh", *files], timeout=deadline_s,
-                       stdin=subprocess.DEVNULL)
+        subprocess.run(
+            ["/bin/sh", "-c", _YES_HEAD_SCRIPT, "sh", *files],
+            timeout=deadline_s,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def _read_text(path: str) -> str:

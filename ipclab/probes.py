@@ -26,8 +26,12 @@ from .errors import LimitError, UnsupportedPlatformError
 #: ``capacity_of``, ``check_pipe_size``, ``set_pipe_size``, ``eperm_reason``,
 #: ``bytes_queued``, ``wait_until_sleeping``, ``wchan`` — are for ipclab's experiments.
 __all__ = [
-    "PAGE_BYTES", "pipe_buf_bytes", "pipe_max_size_bytes", "new_pipe_capacity_bytes",
-    "may_exceed_pipe_max_size", "resize_rule",
+    "PAGE_BYTES",
+    "pipe_buf_bytes",
+    "pipe_max_size_bytes",
+    "new_pipe_capacity_bytes",
+    "may_exceed_pipe_max_size",
+    "resize_rule",
 ]
 
 #: Bytes per page of memory (a pipe's buffers are pages).
@@ -79,10 +83,16 @@ def check_pipe_size(pipe_size_bytes) -> int | None:
         if F_SETPIPE_SZ is None:
             raise ValueError(
                 f"pipe_size_bytes must be None on this system: it has no F_SETPIPE_SZ "
-                f"(pipes here cannot be resized), got {pipe_size_bytes!r}")
+                f"(pipes here cannot be resized), got {pipe_size_bytes!r}"
+            )
         limit = GIB
-    return check_int("pipe_size_bytes", pipe_size_bytes, PAGE_BYTES, limit,
-                     f"bytes (the upper limit is {PIPE_MAX_SIZE_FILE})")
+    return check_int(
+        "pipe_size_bytes",
+        pipe_size_bytes,
+        PAGE_BYTES,
+        limit,
+        f"bytes (the upper limit is {PIPE_MAX_SIZE_FILE})",
+    )
 
 
 def set_pipe_size(fd: int, size: int | None) -> None:
@@ -90,24 +100,30 @@ def set_pipe_size(fd: int, size: int | None) -> None:
     if size is None:
         return
     if F_SETPIPE_SZ is None:
-        raise UnsupportedPlatformError("this system has no F_SETPIPE_SZ: its pipes cannot be "
-                                       "resized")
+        raise UnsupportedPlatformError(
+            "this system has no F_SETPIPE_SZ: its pipes cannot be resized"
+        )
     try:
         fcntl.fcntl(fd, F_SETPIPE_SZ, size)
     except PermissionError as exc:
-        raise LimitError(errno.EPERM, f"the kernel refused a {size}-byte pipe (EPERM): "
-                         + eperm_reason(size)) from exc
+        raise LimitError(
+            errno.EPERM, f"the kernel refused a {size}-byte pipe (EPERM): " + eperm_reason(size)
+        ) from exc
 
 
 def eperm_reason(size: int) -> str:
     """Why an unprivileged F_SETPIPE_SZ of ``size`` bytes got EPERM, and how to see the limit."""
     limit = pipe_max_size_bytes()
     if limit is not None and size > limit:
-        return (f"above {PIPE_MAX_SIZE_FILE} ({limit:,} bytes) only a privileged process may "
-                f"grow a pipe; see the limit with `cat {PIPE_MAX_SIZE_FILE}`")
-    return (f"this user's pipes together already hold more pages than {USER_PAGES_FILE} "
-            f"allows, so no pipe of theirs may grow; see the limit with `cat {USER_PAGES_FILE}` "
-            f"and close pipes (or kernels) you no longer need")
+        return (
+            f"above {PIPE_MAX_SIZE_FILE} ({limit:,} bytes) only a privileged process may "
+            f"grow a pipe; see the limit with `cat {PIPE_MAX_SIZE_FILE}`"
+        )
+    return (
+        f"this user's pipes together already hold more pages than {USER_PAGES_FILE} "
+        f"allows, so no pipe of theirs may grow; see the limit with `cat {USER_PAGES_FILE}` "
+        f"and close pipes (or kernels) you no longer need"
+    )
 
 
 # -- the resize rule ---------------------------------------------------------------------
@@ -138,9 +154,14 @@ def _in_initial_user_namespace() -> bool:
         return True
 
 
-def resize_rule(requested_bytes: int, *, page_bytes: int | None = None,
-                limit_bytes: int | None = None, current_bytes: int | None = None,
-                privileged: bool | None = None) -> int | str:
+def resize_rule(
+    requested_bytes: int,
+    *,
+    page_bytes: int | None = None,
+    limit_bytes: int | None = None,
+    current_bytes: int | None = None,
+    privileged: bool | None = None,
+) -> int | str:
     """What Linux's ``F_SETPIPE_SZ`` gives a pipe asked for ``requested_bytes``: the capacity
     granted (bytes), or the errno name (``"EPERM"``, ``"EINVAL"``) it fails with.
 

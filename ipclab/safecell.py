@@ -29,8 +29,15 @@ from . import _platform, fdmap, isolate
 from ._check import check_seconds
 from .process import signal_name
 
-__all__ = ["CellReport", "ChildReport", "Blocked", "run_code", "explain", "definitions_of",
-           "DEFAULT_DEADLINE_S"]
+__all__ = [
+    "CellReport",
+    "ChildReport",
+    "Blocked",
+    "run_code",
+    "explain",
+    "definitions_of",
+    "DEFAULT_DEADLINE_S",
+]
 
 #: The deadline of a cell when none is given, in seconds.
 DEFAULT_DEADLINE_S = 5.0
@@ -100,13 +107,18 @@ class CellReport(NamedTuple):
     @property
     def clean(self) -> bool:
         """True if the code finished and left nothing behind."""
-        return (self.ended == "finished" and not self.children and not self.open_fds
-                and not self.removed)
+        return (
+            self.ended == "finished"
+            and not self.children
+            and not self.open_fds
+            and not self.removed
+        )
 
 
 # -- the caller's side -----------------------------------------------------------------------
-def run_code(source: str, deadline_s: float = DEFAULT_DEADLINE_S, *, prelude: str = "",
-             echo: bool = True) -> CellReport:
+def run_code(
+    source: str, deadline_s: float = DEFAULT_DEADLINE_S, *, prelude: str = "", echo: bool = True
+) -> CellReport:
     """Run the Python ``source`` in a fresh helper process and report what it did.
 
     ``deadline_s`` (seconds, up to 600) bounds it. ``prelude`` is source run first, quietly
@@ -125,8 +137,16 @@ def run_code(source: str, deadline_s: float = DEFAULT_DEADLINE_S, *, prelude: st
     report = None
     from ._cellhelper import STOP_SIGNAL, supervise
 
-    events = isolate.iterate(supervise, source, prelude, deadline_s, os.getcwd(),
-                             deadline_s=deadline_s + 5.0, always=True, soft_stop=STOP_SIGNAL)
+    events = isolate.iterate(
+        supervise,
+        source,
+        prelude,
+        deadline_s,
+        os.getcwd(),
+        deadline_s=deadline_s + 5.0,
+        always=True,
+        soft_stop=STOP_SIGNAL,
+    )
     try:
         for kind, value in events:
             if kind == "report":
@@ -156,8 +176,9 @@ def definitions_of(source: str) -> str:
         return ""
     kept: list[ast.stmt] = []
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
-                             ast.ImportFrom)):
+        if isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+        ):
             kept.append(node)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -178,26 +199,32 @@ def explain(report: CellReport) -> str:
     """What ``report`` says, in plain words, one point a line."""
     lines = []
     if report.ended == "deadline":
-        lines.append(f"⏱ your code was still running at its deadline "
-                     f"({report.deadline_seconds:g} s) and was stopped.")
+        lines.append(
+            f"⏱ your code was still running at its deadline "
+            f"({report.deadline_seconds:g} s) and was stopped."
+        )
     elif report.ended == "stopped":
         lines.append("■ you stopped your code.")
     elif report.ended == "crashed":
         status = report.exit_status or 0
-        lines.append(f"✘ your cell's process was killed by "
-                     f"{signal_name(-status)} (exit status {status}).")
+        lines.append(
+            f"✘ your cell's process was killed by {signal_name(-status)} (exit status {status})."
+        )
     for b in report.blocked:
         lines.append(_explain_blocked(b))
     for c in report.children:
         if c.how == "zombie":
-            lines.append(f"• child {c.pid} ended ({_status_words(c.exit_status)}) but was never "
-                         f"waited for: it stayed a zombie until ipclab reaped it "
-                         f"(os.waitpid collects it).")
+            lines.append(
+                f"• child {c.pid} ended ({_status_words(c.exit_status)}) but was never "
+                f"waited for: it stayed a zombie until ipclab reaped it "
+                f"(os.waitpid collects it)."
+            )
         elif report.ended in ("deadline", "stopped"):
             lines.append(f"• child {c.pid} was still running: ipclab killed it.")
         else:
-            lines.append(f"• child {c.pid} was still running when your code ended: ipclab "
-                         f"killed it.")
+            lines.append(
+                f"• child {c.pid} was still running when your code ended: ipclab killed it."
+            )
     if report.open_fds:
         ends = ", ".join(describe_fd(f) for f in report.open_fds)
         lines.append(f"• still open at the end of your cell's process: {ends}.")
@@ -231,14 +258,18 @@ def _explain_blocked(b: Blocked) -> str:
     if b.fd_kind in ("pipe", "fifo") and b.syscall in ("read", "readv"):
         if b.other_ends:
             holders = "; ".join(f"{who} (fd {fd})" for who, fd in b.other_ends)
-            return (f"{line}, the read end of a {b.fd_kind}; its write end was still open in: "
-                    f"{holders}. read() returns end of file only once every copy of the "
-                    f"write end is closed.")
+            return (
+                f"{line}, the read end of a {b.fd_kind}; its write end was still open in: "
+                f"{holders}. read() returns end of file only once every copy of the "
+                f"write end is closed."
+            )
         return f"{line}, the read end of a {b.fd_kind} that was empty."
     if b.fd_kind in ("pipe", "fifo") and b.syscall in ("write", "writev"):
         holders = "; ".join(f"{who} (fd {fd})" for who, fd in b.other_ends) or "nobody"
-        return (f"{line}, the write end of a full {b.fd_kind}: nobody read it (its read end "
-                f"was open in: {holders}).")
+        return (
+            f"{line}, the write end of a full {b.fd_kind}: nobody read it (its read end "
+            f"was open in: {holders})."
+        )
     if b.syscall in ("waitpid", "waitid"):
         return f"{line}: waiting for a child that had not ended."
     if b.syscall == "open":
@@ -246,7 +277,6 @@ def _explain_blocked(b: Blocked) -> str:
     if b.syscall in ("nanosleep", "clock_nanosleep"):
         return f"• {b.who} was sleeping (time.sleep)."
     return line + "."
-
 
 
 _fd_words = describe_fd  # the name an earlier checker used

@@ -26,8 +26,15 @@ from ._check import GIB, KIB, MIB, check_bool, check_bytes, check_int, check_sec
 from .process import ChildGroup
 from .shmem import STAMP, Segment, check_room, lock, semaphore
 
-__all__ = ["ShmTransferResult", "shm_transfer", "RaceResult", "counter_race",
-           "InterleavingResult", "forced_lost_update", "Segment"]
+__all__ = [
+    "ShmTransferResult",
+    "shm_transfer",
+    "RaceResult",
+    "counter_race",
+    "InterleavingResult",
+    "forced_lost_update",
+    "Segment",
+]
 
 
 # -- transfer ----------------------------------------------------------------------------
@@ -60,8 +67,7 @@ class ShmTransferResult(NamedTuple):
     reader_waits: int = 0
 
 
-def _ring_writer(name: str, slots: int, message_bytes: int, messages: int, empty, full
-                 ) -> tuple:
+def _ring_writer(name: str, slots: int, message_bytes: int, messages: int, empty, full) -> tuple:
     seg = Segment.attach(name, slots * message_bytes)
     ring = seg.view()
     source = bytearray(os.urandom(message_bytes))
@@ -77,7 +83,7 @@ def _ring_writer(name: str, slots: int, message_bytes: int, messages: int, empty
                 waits += 1
                 empty.acquire()
             off = (seq % slots) * message_bytes
-            ring[off:off + message_bytes] = source  # the one copy in: a memcpy
+            ring[off : off + message_bytes] = source  # the one copy in: a memcpy
             full.release()  # doorbell: wakes the reader if it sleeps
         return time.process_time() - cpu0, crc, waits
     finally:
@@ -85,8 +91,7 @@ def _ring_writer(name: str, slots: int, message_bytes: int, messages: int, empty
         seg.close()
 
 
-def _ring_reader(name: str, slots: int, message_bytes: int, messages: int, empty, full
-                 ) -> tuple:
+def _ring_reader(name: str, slots: int, message_bytes: int, messages: int, empty, full) -> tuple:
     seg = Segment.attach(name, slots * message_bytes)
     ring = seg.view()
     target = bytearray(message_bytes)
@@ -101,7 +106,7 @@ def _ring_reader(name: str, slots: int, message_bytes: int, messages: int, empty
                 waits += 1
                 full.acquire()
             off = (seq % slots) * message_bytes
-            tview[:] = ring[off:off + message_bytes]  # the one copy out
+            tview[:] = ring[off : off + message_bytes]  # the one copy out
             empty.release()  # the slot is free again
             crc = zlib.crc32(target, crc)
             if message_bytes >= 8 and STAMP.unpack_from(target)[0] != seq:
@@ -113,8 +118,12 @@ def _ring_reader(name: str, slots: int, message_bytes: int, messages: int, empty
         seg.close()
 
 
-def shm_transfer(total_bytes: int = 64 * MIB, message_bytes: int = 64 * KIB, slots: int = 4,
-                 deadline_s: float = 60.0) -> ShmTransferResult:
+def shm_transfer(
+    total_bytes: int = 64 * MIB,
+    message_bytes: int = 64 * KIB,
+    slots: int = 4,
+    deadline_s: float = 60.0,
+) -> ShmTransferResult:
     """A writer child sends ``total_bytes`` to a reader child through shared memory.
 
     The segment is a ring of ``slots`` (1 to 1024) slots of ``message_bytes`` (1 byte to
@@ -130,12 +139,14 @@ def shm_transfer(total_bytes: int = 64 * MIB, message_bytes: int = 64 * KIB, slo
     slots = check_int("slots", slots, 1, 1024)
     deadline_s = check_seconds("deadline_s", deadline_s)
     if slots * message_bytes > GIB:
-        raise ValueError(f"slots * message_bytes must be at most 1 GiB, "
-                         f"got {slots * message_bytes}")
+        raise ValueError(
+            f"slots * message_bytes must be at most 1 GiB, got {slots * message_bytes}"
+        )
     check_room(slots * message_bytes)
     _platform.require("fork")
-    return isolate.call(_shm_transfer, total_bytes, message_bytes, slots, deadline_s,
-                        deadline_s=deadline_s)
+    return isolate.call(
+        _shm_transfer, total_bytes, message_bytes, slots, deadline_s, deadline_s=deadline_s
+    )
 
 
 def _shm_transfer(total_bytes, message_bytes, slots, deadline_s) -> ShmTransferResult:
@@ -149,9 +160,21 @@ def _shm_transfer(total_bytes, message_bytes, slots, deadline_s) -> ShmTransferR
     wall, reader_cpu, reader_crc, in_order, reader_waits = read
     writer_cpu, writer_crc, writer_waits = wrote
     sent = messages * message_bytes
-    return ShmTransferResult(sent, message_bytes, slots, messages, wall, sent / wall,
-                             writer_cpu, reader_cpu, writer_crc, reader_crc,
-                             in_order and writer_crc == reader_crc, writer_waits, reader_waits)
+    return ShmTransferResult(
+        sent,
+        message_bytes,
+        slots,
+        messages,
+        wall,
+        sent / wall,
+        writer_cpu,
+        reader_cpu,
+        writer_crc,
+        reader_crc,
+        in_order and writer_crc == reader_crc,
+        writer_waits,
+        reader_waits,
+    )
 
 
 # -- the race ----------------------------------------------------------------------------
@@ -187,8 +210,9 @@ def _increment(name: str, increments: int, the_lock) -> int:
         seg.close()
 
 
-def counter_race(processes: int = 4, increments: int = 100_000, lock: bool = False,
-                 deadline_s: float = 60.0) -> RaceResult:
+def counter_race(
+    processes: int = 4, increments: int = 100_000, lock: bool = False, deadline_s: float = 60.0
+) -> RaceResult:
     """``processes`` children (1 to 64) each add 1 to a shared counter ``increments`` times
     (1 to 10,000,000), all starting together.
 
@@ -202,8 +226,9 @@ def counter_race(processes: int = 4, increments: int = 100_000, lock: bool = Fal
     lock = check_bool("lock", lock)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
-    return isolate.call(_counter_race, processes, increments, lock, deadline_s,
-                        deadline_s=deadline_s)
+    return isolate.call(
+        _counter_race, processes, increments, lock, deadline_s, deadline_s=deadline_s
+    )
 
 
 def _counter_race(processes, increments, locked, deadline_s) -> RaceResult:
@@ -217,8 +242,7 @@ def _counter_race(processes, increments, locked, deadline_s) -> RaceResult:
         final_count = final[0]
         final.release()
     expected = processes * increments
-    return RaceResult(processes, increments, expected, final_count, expected - final_count,
-                      locked)
+    return RaceResult(processes, increments, expected, final_count, expected - final_count, locked)
 
 
 # -- one lost update, step by step -------------------------------------------------------
@@ -293,6 +317,5 @@ def _forced_lost_update(deadline_s) -> InterleavingResult:
         cells = seg.view().cast("q")
         final, a_load, b_load, b_store, a_store = cells.tolist()
         cells.release()
-    steps = (f"A loads {a_load}", f"B loads {b_load}", f"B stores {b_store}",
-             f"A stores {a_store}")
+    steps = (f"A loads {a_load}", f"B loads {b_load}", f"B stores {b_store}", f"A stores {a_store}")
     return InterleavingResult(steps, 2, final, 2 - final)

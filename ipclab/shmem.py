@@ -19,8 +19,16 @@ import struct
 from ._resources import shm_name
 from .errors import LimitError
 
-__all__ = ["STAMP", "shm_open", "shm_unlink", "Segment", "semaphore", "lock", "check_room",
-           "slot_views"]
+__all__ = [
+    "STAMP",
+    "shm_open",
+    "shm_unlink",
+    "Segment",
+    "semaphore",
+    "lock",
+    "check_room",
+    "slot_views",
+]
 
 #: A message's sequence number, in its first 8 bytes (little-endian, unsigned).
 STAMP = struct.Struct("<Q")
@@ -138,11 +146,13 @@ def check_room(size_bytes: int) -> None:
         return
     free = st.f_bavail * st.f_frsize
     if size_bytes > free:
-        raise LimitError(f"shared memory needs {size_bytes} bytes but /dev/shm has {free} free; "
-                         f"see `df -h /dev/shm`")
+        raise LimitError(
+            f"shared memory needs {size_bytes} bytes but /dev/shm has {free} free; "
+            f"see `df -h /dev/shm`"
+        )
 
 
 def slot_views(ring: memoryview, slots: int, message_bytes: int) -> list:
     """One memoryview per slot of ``message_bytes`` bytes, made once: copying into or out of
     one is a bare memcpy. Release each before the ring's mapping is closed."""
-    return [ring[i * message_bytes:(i + 1) * message_bytes] for i in range(slots)]
+    return [ring[i * message_bytes : (i + 1) * message_bytes] for i in range(slots)]

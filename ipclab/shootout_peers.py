@@ -92,7 +92,7 @@ def _stream_reader(mechanism, end, message_bytes, messages, runs, cpu) -> list:
             t_prev = t
             # Spot check: the last read held stream bytes [per_run - n, per_run) of the run.
             start = (per_run - n) % message_bytes
-            if view[:n] != expected[start:start + n]:
+            if view[:n] != expected[start : start + n]:
                 raise IpclabError("the bytes that arrived are not the bytes that were sent")
         if readinto(view[:1]):
             raise IpclabError("the stream holds more bytes than were sent")
@@ -155,8 +155,10 @@ def _shm_reader(name, slots, message_bytes, messages, runs, cpu, empty, full) ->
             # Spot check the run's last message: its number, and the rest of its bytes.
             last = (run + 1) * messages - 1
             if message_bytes >= 8 and STAMP.unpack_from(target)[0] != last:
-                raise IpclabError(f"message {last} carried number "
-                                  f"{STAMP.unpack_from(target)[0]}: one was lost or repeated")
+                raise IpclabError(
+                    f"message {last} carried number "
+                    f"{STAMP.unpack_from(target)[0]}: one was lost or repeated"
+                )
             if target[8:] != expected[8:]:
                 raise IpclabError("the bytes that arrived are not the bytes that were sent")
     finally:
@@ -298,8 +300,15 @@ def _channel(mechanism: str, directory: str, name: str, group: ChildGroup) -> tu
     return path, path
 
 
-def run_one_way(mechanism: str, message_bytes: int, messages: int, runs: int,
-                cpus: tuple | None, deadline_s: float, slots: int) -> list:
+def run_one_way(
+    mechanism: str,
+    message_bytes: int,
+    messages: int,
+    runs: int,
+    cpus: tuple | None,
+    deadline_s: float,
+    slots: int,
+) -> list:
     """Move ``runs`` runs of ``messages`` messages of ``message_bytes`` from a writer child
     (on CPU ``cpus[0]``) to a reader child (``cpus[1]``; None: unpinned), through a ring of
     ``slots`` slots for ``"shm"``; return ``[messages_written, seconds_of_each_run]``.
@@ -311,19 +320,27 @@ def run_one_way(mechanism: str, message_bytes: int, messages: int, runs: int,
             with Segment.create(slots * message_bytes) as seg:
                 bells = (semaphore(slots), semaphore(0))  # free slots, full slots
                 for side, cpu in ((_shm_writer, cpu_w), (_shm_reader, cpu_r)):
-                    group.start(side, seg.name, slots, message_bytes, messages, runs, cpu,
-                                *bells)
+                    group.start(side, seg.name, slots, message_bytes, messages, runs, cpu, *bells)
                 return group.values()
         ends = _channel(mechanism, directory, "bench.fifo", group)
-        for target, end, cpu in ((_stream_writer, ends[0], cpu_w),
-                                 (_stream_reader, ends[1], cpu_r)):
-            group.start(target, mechanism, end, message_bytes, messages, runs, cpu,
-                        pass_fds=_fd_ends(end))
+        for target, end, cpu in (
+            (_stream_writer, ends[0], cpu_w),
+            (_stream_reader, ends[1], cpu_r),
+        ):
+            group.start(
+                target, mechanism, end, message_bytes, messages, runs, cpu, pass_fds=_fd_ends(end)
+            )
         return group.values()
 
 
-def run_round_trips(mechanism: str, message_bytes: int, round_trips: int, runs: int,
-                    cpus: tuple | None, deadline_s: float) -> list:
+def run_round_trips(
+    mechanism: str,
+    message_bytes: int,
+    round_trips: int,
+    runs: int,
+    cpus: tuple | None,
+    deadline_s: float,
+) -> list:
     """``runs`` runs of ``round_trips`` round trips of a ``message_bytes`` message between a
     client child (``cpus[0]``) and a server child that echoes it (``cpus[1]``); return
     ``[mean_round_trip_seconds_of_each_run, round_trips_served]``."""
@@ -333,8 +350,7 @@ def run_round_trips(mechanism: str, message_bytes: int, round_trips: int, runs: 
             with Segment.create(message_bytes) as seg:
                 ping, pong = semaphore(0), semaphore(0)
                 for side, cpu in ((_shm_client, cpu_a), (_shm_server, cpu_b)):
-                    group.start(side, seg.name, message_bytes, round_trips, runs, cpu,
-                                ping, pong)
+                    group.start(side, seg.name, message_bytes, round_trips, runs, cpu, ping, pong)
                 return group.values()
         if mechanism == "unix":  # one socket pair carries both directions
             a, b = _channel("unix", directory, "", group)
@@ -343,8 +359,18 @@ def run_round_trips(mechanism: str, message_bytes: int, round_trips: int, runs: 
             there = _channel(mechanism, directory, "request.fifo", group)
             back = _channel(mechanism, directory, "reply.fifo", group)
             client_ends, server_ends = (there[0], back[1]), (there[1], back[0])
-        for target, ends, cpu in ((_stream_client, client_ends, cpu_a),
-                                  (_stream_server, server_ends, cpu_b)):
-            group.start(target, mechanism, ends, message_bytes, round_trips, runs, cpu,
-                        pass_fds=_fd_ends(*ends))
+        for target, ends, cpu in (
+            (_stream_client, client_ends, cpu_a),
+            (_stream_server, server_ends, cpu_b),
+        ):
+            group.start(
+                target,
+                mechanism,
+                ends,
+                message_bytes,
+                round_trips,
+                runs,
+                cpu,
+                pass_fds=_fd_ends(*ends),
+            )
         return group.values()

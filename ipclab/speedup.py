@@ -19,15 +19,23 @@ from __future__ import annotations
 import os
 import struct
 import time
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from . import _platform, isolate
 from ._check import check_int, check_int_list, check_seconds
 from ._resources import close_end, open_pipe
 from .process import start_child
 
-__all__ = ["CHUNK", "MAX_WORKERS", "SplitResult", "count_primes", "SpeedupPoint", "speedup",
-           "primes_below"]
+__all__ = [
+    "CHUNK",
+    "MAX_WORKERS",
+    "SplitResult",
+    "count_primes",
+    "SpeedupPoint",
+    "speedup",
+    "primes_below",
+]
 
 #: Numbers per chunk of work dealt to one worker.
 CHUNK = 1000
@@ -86,8 +94,7 @@ class SplitResult(NamedTuple):
     cpu_seconds: float = 0.0
 
 
-def count_primes(limit: int = 200_000, workers: int = 2, deadline_s: float = 60.0
-                 ) -> SplitResult:
+def count_primes(limit: int = 200_000, workers: int = 2, deadline_s: float = 60.0) -> SplitResult:
     """Count the primes below ``limit`` (0 to 10,000,000) with ``workers`` processes
     (1 to 32), each reporting its share through one shared pipe."""
     limit = check_int("limit", limit, 0, MAX_LIMIT)
@@ -105,8 +112,9 @@ def _count_primes(limit: int, workers: int, deadline_s: float) -> SplitResult:
         try:
             t0 = time.perf_counter()
             for i in range(workers):
-                children.append(start_child(_worker, i, workers, limit, w, pass_fds=(w,),
-                                            deadline_s=deadline_s))
+                children.append(
+                    start_child(_worker, i, workers, limit, w, pass_fds=(w,), deadline_s=deadline_s)
+                )
             close_end(ends, 1)  # only the workers write: EOF once all of them are done
             data = bytearray()
             while True:
@@ -125,8 +133,9 @@ def _count_primes(limit: int, workers: int, deadline_s: float) -> SplitResult:
         index, count, cpu_seconds = _RECORD.unpack_from(data, off)
         partial[index] = count
         cpu += cpu_seconds
-    return SplitResult(limit, workers, sum(partial), tuple(partial), seconds,
-                       tuple(c.pid for c in children), cpu)
+    return SplitResult(
+        limit, workers, sum(partial), tuple(partial), seconds, tuple(c.pid for c in children), cpu
+    )
 
 
 class SpeedupPoint(NamedTuple):
@@ -173,8 +182,9 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def speedup(limit: int = 200_000, workers=(1, 2, 3, 4), repeats: int = 3,
-            deadline_s: float = 120.0) -> Iterator[SpeedupPoint]:
+def speedup(
+    limit: int = 200_000, workers=(1, 2, 3, 4), repeats: int = 3, deadline_s: float = 120.0
+) -> Iterator[SpeedupPoint]:
     """Yield a :class:`SpeedupPoint` per worker count in ``workers`` (ints 1 to 32), from
     ``repeats`` (1 to 20) interleaved rounds after one warm-up round. One worker is always
     measured too: it is the baseline. ``limit``: 0 to 10,000,000."""
@@ -183,8 +193,7 @@ def speedup(limit: int = 200_000, workers=(1, 2, 3, 4), repeats: int = 3,
     repeats = check_int("repeats", repeats, 1, 20)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork", "pipe")
-    return isolate.iterate(_speedup, limit, workers, repeats, deadline_s,
-                           deadline_s=deadline_s)
+    return isolate.iterate(_speedup, limit, workers, repeats, deadline_s, deadline_s=deadline_s)
 
 
 def _median(values: list) -> float:
@@ -210,9 +219,19 @@ def _speedup(limit, workers, repeats, deadline_s):
         times = [r[n].seconds for r in rounds]
         ratios = [_ratio(r[1].seconds, r[n].seconds) for r in rounds]
         shares = [_cpu_share(r[n], cpus) for r in rounds]
-        yield SpeedupPoint(n, _median(times), min(times), max(times), _median(ratios),
-                           min(ratios), max(ratios), rounds[0][n].primes, cpus, repeats,
-                           _median(shares))
+        yield SpeedupPoint(
+            n,
+            _median(times),
+            min(times),
+            max(times),
+            _median(ratios),
+            min(ratios),
+            max(ratios),
+            rounds[0][n].primes,
+            cpus,
+            repeats,
+            _median(shares),
+        )
 
 
 def _cpu_share(run: SplitResult, cpus: int) -> float:

@@ -44,8 +44,16 @@ from .shmem import check_room
 from .shootout_peers import run_one_way, run_round_trips
 
 __all__ = [
-    "MECHANISMS", "PLACEMENTS", "DEFAULT_SIZES_BYTES", "ThroughputPoint", "LatencyPoint",
-    "sweep", "latency", "placement_cpus", "default_total_bytes", "shm_slots",
+    "MECHANISMS",
+    "PLACEMENTS",
+    "DEFAULT_SIZES_BYTES",
+    "ThroughputPoint",
+    "LatencyPoint",
+    "sweep",
+    "latency",
+    "placement_cpus",
+    "default_total_bytes",
+    "shm_slots",
     "DEFAULT_RUN_SECONDS",
 ]
 
@@ -103,8 +111,6 @@ def check_mechanisms(mechanisms) -> tuple:
     return check_choice_list("mechanisms", mechanisms, MECHANISMS)
 
 
-
-
 def placement_cpus(placement: str) -> tuple | None:
     """The CPUs ``(writer_cpu, reader_cpu)`` a placement pins to; None for ``"free"``.
 
@@ -118,14 +124,17 @@ def placement_cpus(placement: str) -> tuple | None:
     if not hasattr(os, "sched_setaffinity"):
         raise UnsupportedPlatformError(
             f"placement={placement!r} needs os.sched_setaffinity(), which this system lacks; "
-            f"use placement='free'")
+            f"use placement='free'"
+        )
     # The highest-numbered CPUs this process may use: CPU 0 tends to take more interrupts.
     cpus = sorted(os.sched_getaffinity(0))
     if placement == "same":
         return (cpus[-1], cpus[-1])
     if len(cpus) < 2:
-        raise ValueError(f"placement='split' needs two CPUs, but this process may run on only "
-                         f"{len(cpus)} (CPU {cpus[0]}); use 'same' or 'free'")
+        raise ValueError(
+            f"placement='split' needs two CPUs, but this process may run on only "
+            f"{len(cpus)} (CPU {cpus[0]}); use 'same' or 'free'"
+        )
     return (cpus[-2], cpus[-1])
 
 
@@ -152,8 +161,9 @@ def _deadline_for(byte_count: int, messages: int) -> float:
 def _throughput_times(mechanism, message_bytes, messages, runs, cpus) -> list:
     """Seconds of each of ``runs`` runs of ``messages`` messages (the first is a warm-up)."""
     deadline = _deadline_for(messages * message_bytes * runs, messages * runs)
-    _, times = run_one_way(mechanism, message_bytes, messages, runs, cpus, deadline,
-                           shm_slots(message_bytes))
+    _, times = run_one_way(
+        mechanism, message_bytes, messages, runs, cpus, deadline, shm_slots(message_bytes)
+    )
     return times
 
 
@@ -188,7 +198,10 @@ def _messages_for(mechanism, message_bytes, run_seconds, cpus) -> int:
     first = max(1, default_total_bytes(message_bytes) // message_bytes // 20)  # ~2.5 ms
     return _scaled_count(
         lambda n: min(_throughput_times(mechanism, message_bytes, n, _PROBE_RUNS, cpus)[1:]),
-        first, run_seconds, cap)
+        first,
+        run_seconds,
+        cap,
+    )
 
 
 # -- round trips -------------------------------------------------------------------------
@@ -215,8 +228,10 @@ def _check_run_seconds(count_name: str, count, run_seconds) -> float | None:
     """``run_seconds`` checked, or the default when neither it nor the count is given; None
     when the count decides."""
     if count is not None and run_seconds is not None:
-        raise ValueError(f"give {count_name} or run_seconds, not both "
-                         f"(got {count_name}={count!r}, run_seconds={run_seconds!r})")
+        raise ValueError(
+            f"give {count_name} or run_seconds, not both "
+            f"(got {count_name}={count!r}, run_seconds={run_seconds!r})"
+        )
     if count is not None:
         return None
     if run_seconds is None:
@@ -230,9 +245,14 @@ def _timed_budget(run_seconds: float, repeats: int) -> float:
     return 20.0 + 10 * run_seconds * (repeats + 3)
 
 
-def sweep(mechanisms=MECHANISMS, sizes_bytes=DEFAULT_SIZES_BYTES, repeats: int = 5,
-          placement: str = "free", total_bytes: int | None = None,
-          run_seconds: float | None = None) -> Iterator[ThroughputPoint]:
+def sweep(
+    mechanisms=MECHANISMS,
+    sizes_bytes=DEFAULT_SIZES_BYTES,
+    repeats: int = 5,
+    placement: str = "free",
+    total_bytes: int | None = None,
+    run_seconds: float | None = None,
+) -> Iterator[ThroughputPoint]:
     """Yield the one-way throughput of each mechanism at each message size, point by point.
 
     ``mechanisms``: names from :data:`MECHANISMS`. ``sizes_bytes``: message sizes, 1 byte
@@ -254,13 +274,15 @@ def sweep(mechanisms=MECHANISMS, sizes_bytes=DEFAULT_SIZES_BYTES, repeats: int =
     if run_seconds is None:
         assert total_bytes is not None  # no time given: the count decides
         plan = [(size, max(1, -(-total_bytes // size))) for size in sizes]
-        budget = sum(_deadline_for(n * s * (repeats + 1), n * (repeats + 1))
-                     for s, n in plan) * len(mechanisms)
+        budget = sum(
+            _deadline_for(n * s * (repeats + 1), n * (repeats + 1)) for s, n in plan
+        ) * len(mechanisms)
     else:
         plan = [(size, None) for size in sizes]
         budget = _timed_budget(run_seconds, repeats) * len(sizes) * len(mechanisms)
-    return isolate.iterate(_sweep, mechanisms, plan, repeats, placement, cpus, run_seconds,
-                           deadline_s=budget)
+    return isolate.iterate(
+        _sweep, mechanisms, plan, repeats, placement, cpus, run_seconds, deadline_s=budget
+    )
 
 
 def _sweep(mechanisms, plan, repeats, placement, cpus, run_seconds):
@@ -268,13 +290,26 @@ def _sweep(mechanisms, plan, repeats, placement, cpus, run_seconds):
         for mechanism in mechanisms:
             n = messages or _messages_for(mechanism, size, run_seconds, cpus)
             rates = _measure_throughput(mechanism, size, n, repeats, cpus)
-            yield ThroughputPoint(mechanism, size, placement, repeats, statistics.median(rates),
-                                  min(rates), max(rates), n)
+            yield ThroughputPoint(
+                mechanism,
+                size,
+                placement,
+                repeats,
+                statistics.median(rates),
+                min(rates),
+                max(rates),
+                n,
+            )
 
 
-def latency(mechanisms=MECHANISMS, message_bytes: int = 1, repeats: int = 5,
-            placement: str = "free", round_trips: int | None = None,
-            run_seconds: float | None = None) -> Iterator[LatencyPoint]:
+def latency(
+    mechanisms=MECHANISMS,
+    message_bytes: int = 1,
+    repeats: int = 5,
+    placement: str = "free",
+    round_trips: int | None = None,
+    run_seconds: float | None = None,
+) -> Iterator[LatencyPoint]:
     """Yield the round-trip time of a ``message_bytes`` message (1 byte to 16 MiB) for each
     mechanism, point by point: a client sends it, a server sends it back, over and over;
     ``repeats`` timed runs (1 to 1000) after one warm-up. How long a run is: either
@@ -286,18 +321,30 @@ def latency(mechanisms=MECHANISMS, message_bytes: int = 1, repeats: int = 5,
     if round_trips is not None:
         round_trips = check_int("round_trips", round_trips, 1, 1_000_000)
         if (repeats + 1) * round_trips > 10_000_000:
-            raise ValueError(f"(repeats + 1) * round_trips must be at most 10,000,000, "
-                             f"got {(repeats + 1) * round_trips}")
+            raise ValueError(
+                f"(repeats + 1) * round_trips must be at most 10,000,000, "
+                f"got {(repeats + 1) * round_trips}"
+            )
     run_seconds = _check_run_seconds("round_trips", round_trips, run_seconds)
     runs = repeats + 1
     if run_seconds is None:
         assert round_trips is not None  # no time given: the count decides
-        budget = _deadline_for(2 * message_bytes * round_trips * runs,
-                               2 * round_trips * runs) * len(mechanisms)
+        budget = _deadline_for(
+            2 * message_bytes * round_trips * runs, 2 * round_trips * runs
+        ) * len(mechanisms)
     else:
         budget = _timed_budget(run_seconds, repeats) * len(mechanisms)
-    return isolate.iterate(_latency, mechanisms, message_bytes, repeats, placement, cpus,
-                           round_trips, run_seconds, deadline_s=budget)
+    return isolate.iterate(
+        _latency,
+        mechanisms,
+        message_bytes,
+        repeats,
+        placement,
+        cpus,
+        round_trips,
+        run_seconds,
+        deadline_s=budget,
+    )
 
 
 def _round_trips_for(mechanism, message_bytes, run_seconds, repeats, cpus) -> int:
@@ -305,13 +352,23 @@ def _round_trips_for(mechanism, message_bytes, run_seconds, repeats, cpus) -> in
     cap = max(1, min(1_000_000, 10_000_000 // (repeats + 1)))
     return _scaled_count(
         lambda n: min(_measure_latency(mechanism, message_bytes, n, _PROBE_RUNS - 1, cpus)) * n,
-        50, run_seconds, cap)
+        50,
+        run_seconds,
+        cap,
+    )
 
 
 def _latency(mechanisms, message_bytes, repeats, placement, cpus, round_trips, run_seconds):
     for mechanism in mechanisms:
-        n = round_trips or _round_trips_for(mechanism, message_bytes, run_seconds, repeats,
-                                            cpus)
+        n = round_trips or _round_trips_for(mechanism, message_bytes, run_seconds, repeats, cpus)
         times = _measure_latency(mechanism, message_bytes, n, repeats, cpus)
-        yield LatencyPoint(mechanism, message_bytes, placement, repeats,
-                           statistics.median(times), min(times), max(times), n)
+        yield LatencyPoint(
+            mechanism,
+            message_bytes,
+            placement,
+            repeats,
+            statistics.median(times),
+            min(times),
+            max(times),
+            n,
+        )

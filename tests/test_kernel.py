@@ -12,6 +12,8 @@ import time
 import psutil
 import pytest
 
+from .helpers import SLACK
+
 jupyter_client = pytest.importorskip("jupyter_client")
 pytest.importorskip("ipykernel")
 
@@ -185,7 +187,7 @@ def test_interrupt_returns_quickly_says_one_line_and_leaves_nothing(kernel):
     assert out["tracebacks"] == [[
         "Interrupted: stopped ipclab.pipes.empty_pipe_blocks_reader; every process it "
         "started was stopped and nothing was left behind."]], out["tracebacks"]
-    assert took < 2.0, f"the interrupt took {took:.2f} s"
+    assert took < 2.0 * SLACK, f"the interrupt took {took:.2f} s"
     _nothing_left_and_kernel_fine(kernel)
 
 
@@ -201,7 +203,7 @@ def test_stop_pressed_twice_never_hangs_the_kernel(kernel, gap_s):
     out = kernel.collect(msg_id, timeout_s=15)
     assert out["reply"]["status"] == "error"
     assert out["reply"]["ename"] in ("ExperimentInterrupted", "KeyboardInterrupt")
-    assert time.monotonic() - t0 < 3.0
+    assert time.monotonic() - t0 < 3.0 * SLACK
     _nothing_left_and_kernel_fine(kernel)
 
 
@@ -289,7 +291,7 @@ def test_stop_button_stops_a_safe_cell_and_reports(kernel):
     t0 = time.monotonic()
     kernel.km.interrupt_kernel()
     out = kernel.collect(msg_id, timeout_s=10)
-    assert time.monotonic() - t0 < 2.5
+    assert time.monotonic() - t0 < 2.5 * SLACK
     assert out["reply"]["ename"] == "ExperimentInterrupted"
     assert "■ you stopped your code." in out["stdout"]
     assert "was blocked in read() on fd 3" in out["stdout"]

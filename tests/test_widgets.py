@@ -16,7 +16,7 @@ from ipclab import widgets  # noqa: E402
 from ipclab.widgets.box import float_slider, int_slider  # noqa: E402
 from ipclab.widgets.shell import parse_pipeline  # noqa: E402
 
-from .helpers import keyboard_interrupt_after  # noqa: E402
+from .helpers import SLACK, keyboard_interrupt_after  # noqa: E402
 
 ALL = [getattr(widgets, name) for name in widgets.__all__ if name != "explorer"]
 
@@ -100,6 +100,15 @@ def test_throughput_explorer_shows_the_spread_of_several_runs(capsys):
     assert 0 < low <= median <= high
 
 
+def test_speedup_explorer_times_rounds_side_by_side_and_shows_the_spread(capsys):
+    widgets.speedup_explorer().run(workers=2, limit=50_000)
+    out = _text(capsys)
+    median, low, high = map(float, re.search(
+        r"speedup over 1 worker ([\d.]+) \(rounds ([\d.]+)–([\d.]+); ideal \d", out).groups())
+    assert 0 < low <= median <= high
+    assert "median of 3 rounds" in out and re.search(r"CPU share \d+%", out)
+
+
 def test_changing_a_control_reruns_the_experiment(capsys):
     box = widgets.fork_explorer()
     box.controls["child"].value = 9  # a change re-runs, as the slider's release does
@@ -175,7 +184,7 @@ def test_an_interrupt_stops_the_run_in_one_line_and_drops_the_queued_runs(capsys
     box.run()
     box.run()
     assert _text(capsys) == widgets.DROPPED_LINE + "\n"
-    assert time.monotonic() - t1 < 0.5  # neither ran its 3 s
+    assert time.monotonic() - t1 < 0.5 * SLACK  # neither ran its 3 s
     time.sleep(widgets.QUEUED_AFTER_STOP_S)  # a new request, later: it runs
     box.run(duration_s=0.2)
     assert "samples; writer blocked in" in _text(capsys)
@@ -290,9 +299,9 @@ def test_in_a_kernel_the_stop_button_stops_a_widget_run_and_drops_the_queued_one
     assert first["stdout"] == ("Interrupted: stopped ipclab.pipes.watch_pipe_fill; every "
                                "process it started was stopped and nothing was left behind.\n")
     assert first["stderr"] == "" and first["errors"] == []
-    assert took < 1.0, f"the stop took {took:.2f} s"
+    assert took < 1.0 * SLACK, f"the stop took {took:.2f} s"
     dropped = [_printed(kernel, m) for m in queued]
     assert [d["stdout"] for d in dropped] == [widgets.DROPPED_LINE + "\n", ""]
-    assert time.monotonic() - t0 < 2.0  # neither queued run ran its 3 s
+    assert time.monotonic() - t0 < 2.0 * SLACK  # neither queued run ran its 3 s
     assert kernel.descendants() == []
     print(f"stopped {took:.2f} s after the interrupt")

@@ -13,7 +13,7 @@ import os
 import pkgutil
 import sys
 
-from .. import __version__  # noqa: E402
+from .. import __version__
 
 
 def _commands():
@@ -24,8 +24,8 @@ def _commands():
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ipclab",
-        description="Unix IPC experiments against the real kernel.")
+        prog="python -m ipclab", description="Unix IPC experiments against the real kernel."
+    )
     parser.add_argument("--version", action="version", version=f"ipclab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -61,7 +61,8 @@ def int_list(text: str) -> list:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated whole numbers such as 1,100,4096, got {text!r}") from None
+            f"expected comma-separated whole numbers such as 1,100,4096, got {text!r}"
+        ) from None
     if not values:
         raise argparse.ArgumentTypeError("expected at least one number")
     return values

@@ -19,15 +19,29 @@ NAME = "run"
 HELP = "run any experiment by name, e.g. `run shm.counter_race processes=4 lock=False`"
 
 #: Modules whose public functions are experiments a learner can run.
-MODULES = ("pipes", "fifos", "shm", "throughput", "webserver", "isolation", "speedup",
-           "pipeline", "conversation")
+MODULES = (
+    "pipes",
+    "fifos",
+    "shm",
+    "throughput",
+    "webserver",
+    "isolation",
+    "speedup",
+    "pipeline",
+    "conversation",
+)
 
 
 def add_arguments(parser):
-    parser.add_argument("experiment", nargs="?", metavar="MODULE.FUNCTION",
-                        help="e.g. pipes.fill_pipe (see --list)")
-    parser.add_argument("params", nargs="*", metavar="NAME=VALUE",
-                        help="keyword arguments, values as Python literals")
+    parser.add_argument(
+        "experiment", nargs="?", metavar="MODULE.FUNCTION", help="e.g. pipes.fill_pipe (see --list)"
+    )
+    parser.add_argument(
+        "params",
+        nargs="*",
+        metavar="NAME=VALUE",
+        help="keyword arguments, values as Python literals",
+    )
     parser.add_argument("--list", action="store_true", help="list the experiments and exit")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
 
@@ -98,14 +112,18 @@ def run(args) -> int:
             print(f"{name}{inspect.signature(func)}\n    {summary}")
         return 0
     if args.experiment not in table:
-        raise ValueError(f"experiment must be one of the names `python -m ipclab run --list` "
-                         f"prints (module.function), got {args.experiment!r}")
+        raise ValueError(
+            f"experiment must be one of the names `python -m ipclab run --list` "
+            f"prints (module.function), got {args.experiment!r}"
+        )
     func = table[args.experiment]
     params = parse_params(args.params)
     unknown = set(params) - set(inspect.signature(func).parameters)
     if unknown:
-        raise TypeError(f"{args.experiment} takes no parameter {', '.join(sorted(unknown))}; "
-                        f"it takes {inspect.signature(func)}")
+        raise TypeError(
+            f"{args.experiment} takes no parameter {', '.join(sorted(unknown))}; "
+            f"it takes {inspect.signature(func)}"
+        )
     result = func(**params)
     if inspect.isgenerator(result) or hasattr(result, "__next__"):
         try:

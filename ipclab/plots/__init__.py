@@ -5,15 +5,15 @@ returned (or yielded) and returns a matplotlib Figure. Importing this package ch
 global setting; :func:`style` does, when called.
 """
 
-from ._style import *  # noqa: F401,F403
-from .processes import *  # noqa: F401,F403
-from .pipes import *  # noqa: F401,F403
-from .fifos import *  # noqa: F401,F403
-from .shm import *  # noqa: F401,F403
-from .throughput import *  # noqa: F401,F403
-from .web import *  # noqa: F401,F403
-from .fds import *  # noqa: F401,F403
-from .multiplexing import *  # noqa: F401,F403
-from .lifecycle import *  # noqa: F401,F403
-from .sockets import *  # noqa: F401,F403
-from .mappings import *  # noqa: F401,F403
+from ._style import *
+from .fds import *
+from .fifos import *
+from .lifecycle import *
+from .mappings import *
+from .multiplexing import *
+from .pipes import *
+from .processes import *
+from .shm import *
+from .sockets import *
+from .throughput import *
+from .web import *

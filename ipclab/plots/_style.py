@@ -22,8 +22,15 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as _MplFigure
 
-__all__ = ["OKABE_ITO", "STYLES", "style", "current_style", "mechanism_color", "Figure",
-           "new_figure"]
+__all__ = [
+    "OKABE_ITO",
+    "STYLES",
+    "style",
+    "current_style",
+    "mechanism_color",
+    "Figure",
+    "new_figure",
+]
 
 #: The Okabe–Ito palette (Okabe & Ito 2008): distinguishable with every common colour-vision
 #: deficiency and in greyscale print. Ordered for plotting: the strongest contrasts first,
@@ -84,50 +91,54 @@ def _settings(name: str) -> dict[str, Any]:
         "image.cmap": "cividis",
     }
     if name == "default":  # a laptop screen, a notebook cell
-        return {**common,
-                "figure.figsize": (7.0, 4.0),
-                "font.size": 11.0,
-                "axes.titlesize": 13.0,
-                "axes.titleweight": "normal",
-                "axes.labelsize": 11.0,
-                "axes.labelweight": "normal",
-                "axes.linewidth": 0.8,
-                "xtick.labelsize": 10.0,
-                "ytick.labelsize": 10.0,
-                "xtick.major.width": 0.8,
-                "ytick.major.width": 0.8,
-                "xtick.major.size": 3.5,
-                "ytick.major.size": 3.5,
-                "legend.fontsize": 10.0,
-                "lines.linewidth": 1.8,
-                "lines.markersize": 5.0,
-                "patch.linewidth": 0.8,
-                "grid.color": "#b0b0b0",
-                "grid.linewidth": 0.6,
-                "grid.alpha": 0.5}
+        return {
+            **common,
+            "figure.figsize": (7.0, 4.0),
+            "font.size": 11.0,
+            "axes.titlesize": 13.0,
+            "axes.titleweight": "normal",
+            "axes.labelsize": 11.0,
+            "axes.labelweight": "normal",
+            "axes.linewidth": 0.8,
+            "xtick.labelsize": 10.0,
+            "ytick.labelsize": 10.0,
+            "xtick.major.width": 0.8,
+            "ytick.major.width": 0.8,
+            "xtick.major.size": 3.5,
+            "ytick.major.size": 3.5,
+            "legend.fontsize": 10.0,
+            "lines.linewidth": 1.8,
+            "lines.markersize": 5.0,
+            "patch.linewidth": 0.8,
+            "grid.color": "#b0b0b0",
+            "grid.linewidth": 0.6,
+            "grid.alpha": 0.5,
+        }
     # "projector": what matters on a wall is size relative to the figure (front ends scale
     # images to the cell's width), so a small canvas with big type, thick lines, dark grid.
-    return {**common,
-            "figure.figsize": (9.0, 5.0),
-            "font.size": 20.0,
-            "axes.titlesize": 22.0,
-            "axes.titleweight": "bold",
-            "axes.labelsize": 20.0,
-            "axes.labelweight": "bold",
-            "axes.linewidth": 2.0,
-            "xtick.labelsize": 18.0,
-            "ytick.labelsize": 18.0,
-            "xtick.major.width": 2.0,
-            "ytick.major.width": 2.0,
-            "xtick.major.size": 8.0,
-            "ytick.major.size": 8.0,
-            "legend.fontsize": 17.0,
-            "lines.linewidth": 4.0,
-            "lines.markersize": 11.0,
-            "patch.linewidth": 2.0,
-            "grid.color": "#707070",
-            "grid.linewidth": 1.2,
-            "grid.alpha": 0.6}
+    return {
+        **common,
+        "figure.figsize": (9.0, 5.0),
+        "font.size": 20.0,
+        "axes.titlesize": 22.0,
+        "axes.titleweight": "bold",
+        "axes.labelsize": 20.0,
+        "axes.labelweight": "bold",
+        "axes.linewidth": 2.0,
+        "xtick.labelsize": 18.0,
+        "ytick.labelsize": 18.0,
+        "xtick.major.width": 2.0,
+        "ytick.major.width": 2.0,
+        "xtick.major.size": 8.0,
+        "ytick.major.size": 8.0,
+        "legend.fontsize": 17.0,
+        "lines.linewidth": 4.0,
+        "lines.markersize": 11.0,
+        "patch.linewidth": 2.0,
+        "grid.color": "#707070",
+        "grid.linewidth": 1.2,
+        "grid.alpha": 0.6,
+    }
 
 
 #: The styles :func:`style` knows.
@@ -144,7 +155,7 @@ class _Style:
         self._saved = saved
         self._previous = previous
 
-    def __enter__(self) -> "_Style":
+    def __enter__(self) -> _Style:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -209,15 +220,24 @@ class Figure(_MplFigure):
         return buf.getvalue()
 
 
-def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=None, sharex=False, sharey=False,
-               height_ratios=None, squeeze: bool = True):
+def new_figure(
+    nrows: int = 1,
+    ncols: int = 1,
+    *,
+    figsize=None,
+    sharex=False,
+    sharey=False,
+    height_ratios=None,
+    squeeze: bool = True,
+):
     """``(figure, axes)`` like ``plt.subplots`` but without pyplot: nothing global is kept,
     and the figure draws with Agg (``fig.canvas.draw()``) wherever it runs."""
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)
     kw = {"height_ratios": height_ratios} if height_ratios is not None else {}
-    axes = fig.subplots(nrows, ncols, sharex=sharex, sharey=sharey, squeeze=squeeze,
-                        gridspec_kw=kw or None)
+    axes = fig.subplots(
+        nrows, ncols, sharex=sharex, sharey=sharey, squeeze=squeeze, gridspec_kw=kw or None
+    )
     return fig, axes
 
 
@@ -263,8 +283,9 @@ def _seconds_formatter():
     return EngFormatter(unit="s", sep=" ")
 
 
-def _log2_axis(ax, which: str = "x", lo: float = 1, hi: float = 1 << 20,
-               max_ticks: int = 9) -> None:
+def _log2_axis(
+    ax, which: str = "x", lo: float = 1, hi: float = 1 << 20, max_ticks: int = 9
+) -> None:
     """Log-2 scale in bytes, ticks on powers of two (every 2nd, 4th... when the data
     ``lo``..``hi`` spans many), labelled 64 B, 4 KiB, 1 MiB."""
     import math
@@ -277,7 +298,7 @@ def _log2_axis(ax, which: str = "x", lo: float = 1, hi: float = 1 << 20,
     step = 1
     while span / step > max_ticks:
         step *= 2
-    axis.set_major_locator(LogLocator(base=2 ** step, numticks=40))
+    axis.set_major_locator(LogLocator(base=2**step, numticks=40))
     axis.set_major_formatter(_size_formatter())
     axis.set_minor_formatter(NullFormatter())
 
@@ -295,14 +316,18 @@ def _legend_below(fig, handles=None, max_cols: int = 3):
         for ax in fig.axes:
             for h, label in zip(*ax.get_legend_handles_labels()):
                 seen.setdefault(label, h)
-        handles = [h for h in seen.values()]
+        handles = list(seen.values())
     handles = [h for h in handles if not str(h.get_label()).startswith("_")]
     if not handles:
         return None
     if fig.get_layout_engine() is None:  # "outside" needs constrained layout to make room
         fig.set_layout_engine("constrained")
-    return fig.legend(handles=handles, loc="outside lower center",
-                      ncols=min(max_cols, len(handles)), fontsize="small")
+    return fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=min(max_cols, len(handles)),
+        fontsize="small",
+    )
 
 
 def _as_list(items, what: str) -> list:
@@ -320,5 +345,7 @@ def _need(items, what: str, fields) -> None:
     for i, item in enumerate(items):
         missing = [f for f in fields if not hasattr(item, f)]
         if missing:
-            raise TypeError(f"{what}[{i}] must be a result with {', '.join(fields)}; "
-                            f"{type(item).__name__} lacks {', '.join(missing)}")
+            raise TypeError(
+                f"{what}[{i}] must be a result with {', '.join(fields)}; "
+                f"{type(item).__name__} lacks {', '.join(missing)}"
+            )

@@ -13,8 +13,13 @@ __all__ = ["fd_picture"]
 _BOX_W = 1.0  # a process box's width, in data units
 _GAP = 1.2  # between boxes
 _ROW = 0.45  # one descriptor's row
-_PIPE_COLORS = (OKABE_ITO["blue"], OKABE_ITO["bluish green"], OKABE_ITO["reddish purple"],
-                OKABE_ITO["orange"], OKABE_ITO["sky blue"])
+_PIPE_COLORS = (
+    OKABE_ITO["blue"],
+    OKABE_ITO["bluish green"],
+    OKABE_ITO["reddish purple"],
+    OKABE_ITO["orange"],
+    OKABE_ITO["sky blue"],
+)
 _UNCLOSED = OKABE_ITO["vermillion"]
 
 
@@ -25,8 +30,9 @@ def fd_picture(pictures):
     pictures = _as_list(pictures, "pictures")
     _need(pictures, "pictures", ("title", "processes", "pipes"))
     widest = max(len(p.processes) for p in pictures)
-    fig, axes = new_figure(1, len(pictures), squeeze=False,
-                           figsize=(max(4.0, 2.6 * widest) * len(pictures), 3.6))
+    fig, axes = new_figure(
+        1, len(pictures), squeeze=False, figsize=(max(4.0, 2.6 * widest) * len(pictures), 3.6)
+    )
     for ax, pic in zip(axes[0], pictures):
         _draw_one(ax, pic)
     return fig
@@ -39,16 +45,31 @@ def _draw_one(ax, pic) -> None:
     unclosed = {end for link in pic.pipes for end in link.unclosed}
     for i, box in enumerate(pic.processes):
         x0 = i * (_BOX_W + _GAP)
-        ax.add_patch(FancyBboxPatch((x0, 0), _BOX_W, height, boxstyle="round,pad=0.05",
-                                    facecolor="#f4f4f4", edgecolor=OKABE_ITO["black"]))
-        ax.text(x0 + _BOX_W / 2, height + 0.15, f"{box.label}\npid {box.pid}",
-                ha="center", va="bottom")
+        ax.add_patch(
+            FancyBboxPatch(
+                (x0, 0),
+                _BOX_W,
+                height,
+                boxstyle="round,pad=0.05",
+                facecolor="#f4f4f4",
+                edgecolor=OKABE_ITO["black"],
+            )
+        )
+        ax.text(
+            x0 + _BOX_W / 2, height + 0.15, f"{box.label}\npid {box.pid}", ha="center", va="bottom"
+        )
         for j, end in enumerate(box.ends):
             y = height - (j + 1) * _ROW
             bad = (end.pid, end.fd) in unclosed
-            ax.text(x0 + _BOX_W / 2, y, f"fd {end.fd}: {end.mode}",
-                    ha="center", va="center", color=_UNCLOSED if bad else OKABE_ITO["black"],
-                    fontweight="bold" if bad else "normal")
+            ax.text(
+                x0 + _BOX_W / 2,
+                y,
+                f"fd {end.fd}: {end.mode}",
+                ha="center",
+                va="center",
+                color=_UNCLOSED if bad else OKABE_ITO["black"],
+                fontweight="bold" if bad else "normal",
+            )
             where[(end.pid, end.fd)] = (x0, y)
     for k, link in enumerate(pic.pipes):
         color = _PIPE_COLORS[k % len(_PIPE_COLORS)]
@@ -60,9 +81,17 @@ def _draw_one(ax, pic) -> None:
                 same = xw == xr
                 start = (xw + _BOX_W, yw) if same or xr > xw else (xw, yw)
                 end = (xr + _BOX_W, yr) if same else ((xr, yr) if xr > xw else (xr + _BOX_W, yr))
-                ax.add_patch(FancyArrowPatch(
-                    start, end, arrowstyle="-|>", mutation_scale=14, color=color,
-                    linewidth=1.6, connectionstyle="arc3,rad=-0.6" if same else "arc3,rad=0.1"))
+                ax.add_patch(
+                    FancyArrowPatch(
+                        start,
+                        end,
+                        arrowstyle="-|>",
+                        mutation_scale=14,
+                        color=color,
+                        linewidth=1.6,
+                        connectionstyle="arc3,rad=-0.6" if same else "arc3,rad=0.1",
+                    )
+                )
     n = len(pic.processes)
     ax.set_xlim(-0.3, n * _BOX_W + (n - 1) * _GAP + 0.6)
     ax.set_ylim(-0.3, height + 0.9)
@@ -70,5 +99,6 @@ def _draw_one(ax, pic) -> None:
     count = pic.end_count
     ax.set_title(f"{pic.title}: {count} end{'s' if count != 1 else ''} open")
     if unclosed:
-        ax.text(0, -0.25, "red: an end this process does not use, still open",
-                color=_UNCLOSED, va="top")
+        ax.text(
+            0, -0.25, "red: an end this process does not use, still open", color=_UNCLOSED, va="top"
+        )

@@ -6,8 +6,16 @@ Figure.
 
 from __future__ import annotations
 
-from ._style import (OKABE_ITO, _as_list, _legend_below, _log2_axis, _need, _size_label,
-                     mechanism_color, new_figure)
+from ._style import (
+    OKABE_ITO,
+    _as_list,
+    _legend_below,
+    _log2_axis,
+    _need,
+    _size_label,
+    mechanism_color,
+    new_figure,
+)
 
 __all__ = ["torn_records"]
 
@@ -31,22 +39,44 @@ def torn_records(pipe=None, fifo=None, pipe_buf_bytes: int | None = None):
     if not series:
         raise ValueError("torn_records needs pipe or fifo results (or both), got neither")
     if pipe_buf_bytes is None:
-        pipe_buf_bytes = next((r.pipe_buf_bytes for rs in series.values() for r in rs
-                               if getattr(r, "pipe_buf_bytes", None)), None)
+        pipe_buf_bytes = next(
+            (
+                r.pipe_buf_bytes
+                for rs in series.values()
+                for r in rs
+                if getattr(r, "pipe_buf_bytes", None)
+            ),
+            None,
+        )
     fig, ax = new_figure()
     sizes = [r.record_bytes for rs in series.values() for r in rs]
     for i, (name, rs) in enumerate(series.items()):
-        pct = [100.0 * r.records_torn / r.records_received if r.records_received else 0.0
-               for r in rs]
-        ax.plot([r.record_bytes for r in rs], pct, marker="os"[i % 2],
-                linestyle="-" if i == 0 else "--", color=mechanism_color(name.lower(), i),
-                label=f"{name}")
+        pct = [
+            100.0 * r.records_torn / r.records_received if r.records_received else 0.0 for r in rs
+        ]
+        ax.plot(
+            [r.record_bytes for r in rs],
+            pct,
+            marker="os"[i % 2],
+            linestyle="-" if i == 0 else "--",
+            color=mechanism_color(name.lower(), i),
+            label=f"{name}",
+        )
     if pipe_buf_bytes:
-        ax.axvline(pipe_buf_bytes, color="black", linestyle=":",
-                   label=f"PIPE_BUF = {_size_label(pipe_buf_bytes)}")
-        ax.axvspan(min(sizes + [pipe_buf_bytes]) / 1.5, pipe_buf_bytes,
-                   color=OKABE_ITO["bluish green"], alpha=0.12, linewidth=0,
-                   label="atomic: never torn")
+        ax.axvline(
+            pipe_buf_bytes,
+            color="black",
+            linestyle=":",
+            label=f"PIPE_BUF = {_size_label(pipe_buf_bytes)}",
+        )
+        ax.axvspan(
+            min(sizes + [pipe_buf_bytes]) / 1.5,
+            pipe_buf_bytes,
+            color=OKABE_ITO["bluish green"],
+            alpha=0.12,
+            linewidth=0,
+            label="atomic: never torn",
+        )
     _log2_axis(ax, "x", min(sizes), max(sizes))
     ax.set_ylim(-3, 105)
     ax.set_xlabel("record size (one write() each)")

@@ -9,8 +9,12 @@ from ._style import OKABE_ITO, _as_list, _legend_below, _need, new_figure
 
 __all__ = ["signals_received"]
 
-_COLORS = [OKABE_ITO["vermillion"], OKABE_ITO["blue"], OKABE_ITO["bluish green"],
-           OKABE_ITO["reddish purple"]]
+_COLORS = [
+    OKABE_ITO["vermillion"],
+    OKABE_ITO["blue"],
+    OKABE_ITO["bluish green"],
+    OKABE_ITO["reddish purple"],
+]
 
 
 def signals_received(counts):
@@ -22,13 +26,25 @@ def signals_received(counts):
     fig, ax = new_figure()
     names = list(dict.fromkeys(c.signal_name for c in counts))
     top = max(c.sent for c in counts)
-    ax.plot([0, top], [0, top], color=OKABE_ITO["black"], linestyle=":", linewidth=1.5,
-            label="every signal sent arrives")
+    ax.plot(
+        [0, top],
+        [0, top],
+        color=OKABE_ITO["black"],
+        linestyle=":",
+        linewidth=1.5,
+        label="every signal sent arrives",
+    )
     for i, name in enumerate(names):
         rows = sorted((c.sent, c.received) for c in counts if c.signal_name == name)
-        ax.plot([s for s, _ in rows], [r for _, r in rows], marker="os^D"[i % 4],
-                markersize=8, color=_COLORS[i % len(_COLORS)], label=name,
-                linestyle="-" if i == 0 else "--")
+        ax.plot(
+            [s for s, _ in rows],
+            [r for _, r in rows],
+            marker="os^D"[i % 4],
+            markersize=8,
+            color=_COLORS[i % len(_COLORS)],
+            label=name,
+            linestyle="-" if i == 0 else "--",
+        )
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

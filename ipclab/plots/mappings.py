@@ -19,14 +19,19 @@ def semaphore_timeline(result):
     _need([result], "result", ("value", "processes", "max_inside", "intervals"))
     fig, ax = new_figure(figsize=(7.0, 1.2 + 0.35 * len(result.intervals)))
     for row, iv in enumerate(result.intervals):
-        ax.barh(row, (iv.leave_s - iv.enter_s) * 1e3, left=iv.enter_s * 1e3, height=0.6,
-                color=OKABE_ITO["bluish green"])
-    ax.set_yticks(range(len(result.intervals)),
-                  [f"process {k + 1}" for k in range(len(result.intervals))])
+        ax.barh(
+            row,
+            (iv.leave_s - iv.enter_s) * 1e3,
+            left=iv.enter_s * 1e3,
+            height=0.6,
+            color=OKABE_ITO["bluish green"],
+        )
+    ax.set_yticks(
+        range(len(result.intervals)), [f"process {k + 1}" for k in range(len(result.intervals))]
+    )
     ax.invert_yaxis()
     ax.set_xlabel("time since the first process got in (ms)")
-    ax.set_title(f"A semaphore of value {result.value}: at most {result.max_inside} "
-                 f"inside at once")
+    ax.set_title(f"A semaphore of value {result.value}: at most {result.max_inside} inside at once")
     ax.set_xlim(0, None)
     ax.grid(axis="y", visible=False)
     fig.set_layout_engine("constrained")

@@ -11,8 +11,11 @@ from ._style import OKABE_ITO, _as_list, _legend_below, _need, new_figure
 
 __all__ = ["wakeup_cost", "wakeup_summary"]
 
-_COLORS = {"select": OKABE_ITO["vermillion"], "poll": OKABE_ITO["blue"],
-           "epoll": OKABE_ITO["bluish green"]}
+_COLORS = {
+    "select": OKABE_ITO["vermillion"],
+    "poll": OKABE_ITO["blue"],
+    "epoll": OKABE_ITO["bluish green"],
+}
 _MARKERS = {"select": "o", "poll": "s", "epoll": "^"}
 
 
@@ -24,8 +27,10 @@ def wakeup_summary(samples) -> dict:
     runs: dict = {}
     for s in samples:
         runs.setdefault(s.method, {}).setdefault(s.pipes, []).append(s.seconds_per_call)
-    return {method: [(n, statistics.median(v), min(v), max(v)) for n, v in sorted(by_n.items())]
-            for method, by_n in runs.items()}
+    return {
+        method: [(n, statistics.median(v), min(v), max(v)) for n, v in sorted(by_n.items())]
+        for method, by_n in runs.items()
+    }
 
 
 def wakeup_cost(samples):
@@ -36,10 +41,19 @@ def wakeup_cost(samples):
     for method, rows in summary.items():
         x = [n for n, *_ in rows]
         y = [med * 1e6 for _, med, _, _ in rows]
-        err = [[(med - lo) * 1e6 for _, med, lo, _ in rows],
-               [(hi - med) * 1e6 for _, med, _, hi in rows]]
-        ax.errorbar(x, y, yerr=err, marker=_MARKERS.get(method, "o"), capsize=4,
-                    color=_COLORS.get(method, OKABE_ITO["black"]), label=method)
+        err = [
+            [(med - lo) * 1e6 for _, med, lo, _ in rows],
+            [(hi - med) * 1e6 for _, med, _, hi in rows],
+        ]
+        ax.errorbar(
+            x,
+            y,
+            yerr=err,
+            marker=_MARKERS.get(method, "o"),
+            capsize=4,
+            color=_COLORS.get(method, OKABE_ITO["black"]),
+            label=method,
+        )
     from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
     ax.set_xscale("log", base=2)

@@ -6,8 +6,16 @@ none measures anything.
 
 from __future__ import annotations
 
-from ._style import (OKABE_ITO, _as_list, _legend_below, _log2_axis, _need, _size_formatter,
-                     _size_label, new_figure)
+from ._style import (
+    OKABE_ITO,
+    _as_list,
+    _legend_below,
+    _log2_axis,
+    _need,
+    _size_formatter,
+    _size_label,
+    new_figure,
+)
 
 __all__ = ["draw_fill_level", "fill_by_write_size", "setpipe_granted", "pipe_fill_level"]
 
@@ -38,18 +46,32 @@ def fill_by_write_size(results, capacity_bytes: int | None = None):
     short = [bool(capacity_bytes) and f < capacity_bytes for f in filled]
     colors = [OKABE_ITO["vermillion"] if s else OKABE_ITO["blue"] for s in short]
     bars = ax.bar(x, filled, color=colors)
-    ax.bar_label(bars, labels=[f"{f:,}" for f in filled], label_type="center", rotation=90,
-                 color="white", fontweight="bold",
-                 fontsize="small" if len(results) > 5 else "medium")
+    ax.bar_label(
+        bars,
+        labels=[f"{f:,}" for f in filled],
+        label_type="center",
+        rotation=90,
+        color="white",
+        fontweight="bold",
+        fontsize="small" if len(results) > 5 else "medium",
+    )
     handles = [Patch(color=OKABE_ITO["blue"], label=_FULL)]
     if any(short):
         handles.append(Patch(color=OKABE_ITO["vermillion"], label=_SHORT))
     if capacity_bytes:
-        handles.append(ax.axhline(capacity_bytes, color="black", linestyle="--",
-                                  label=f"capacity (F_GETPIPE_SZ) {_size_label(capacity_bytes)}"))
-    ax.set_xticks(list(x), [_size_label(r.write_size_bytes) for r in results],
-                  **({"rotation": 40, "ha": "right", "rotation_mode": "anchor"}
-                     if len(results) > 5 else {}))
+        handles.append(
+            ax.axhline(
+                capacity_bytes,
+                color="black",
+                linestyle="--",
+                label=f"capacity (F_GETPIPE_SZ) {_size_label(capacity_bytes)}",
+            )
+        )
+    ax.set_xticks(
+        list(x),
+        [_size_label(r.write_size_bytes) for r in results],
+        **({"rotation": 40, "ha": "right", "rotation_mode": "anchor"} if len(results) > 5 else {}),
+    )
     ax.yaxis.set_major_formatter(_size_formatter())
     top = max(filled + [capacity_bytes or 0])
     ax.set_ylim(0, top * 1.08)
@@ -75,8 +97,7 @@ def _rule_stairs(lo: int, hi: int, page_bytes: int):
     return edges, values
 
 
-def setpipe_granted(results, pipe_max_size_bytes: int | None = None,
-                    page_bytes: int | None = None):
+def setpipe_granted(results, pipe_max_size_bytes: int | None = None, page_bytes: int | None = None):
     """Capacity granted by ``F_SETPIPE_SZ`` against the size requested (log axes).
 
     ``results``: :class:`ipclab.ResizeResult` records (``resize_pipe(n)`` for many ``n``).
@@ -102,19 +123,40 @@ def setpipe_granted(results, pipe_max_size_bytes: int | None = None,
     ax.plot([lo, hi], [lo, hi], color="0.5", linestyle=":", label="granted = requested")
     if ok:
         edges, values = _rule_stairs(lo, max(r.requested_bytes for r in ok), page_bytes)
-        ax.stairs(values, edges, baseline=None, color=OKABE_ITO["sky blue"], linewidth=1.5,
-                  label="the rule: round up to 2ⁿ pages")
-        ax.plot([r.requested_bytes for r in ok], [r.granted_bytes for r in ok],
-                linestyle="none", color=OKABE_ITO["blue"], marker="o",
-                label="measured (F_GETPIPE_SZ after)")
+        ax.stairs(
+            values,
+            edges,
+            baseline=None,
+            color=OKABE_ITO["sky blue"],
+            linewidth=1.5,
+            label="the rule: round up to 2ⁿ pages",
+        )
+        ax.plot(
+            [r.requested_bytes for r in ok],
+            [r.granted_bytes for r in ok],
+            linestyle="none",
+            color=OKABE_ITO["blue"],
+            marker="o",
+            label="measured (F_GETPIPE_SZ after)",
+        )
     if refused:
         errors = sorted({r.error for r in refused})
-        ax.plot([r.requested_bytes for r in refused], [top] * len(refused), linestyle="none",
-                marker="X", color=OKABE_ITO["vermillion"], markersize=12,
-                label=f"refused ({', '.join(errors)})")
+        ax.plot(
+            [r.requested_bytes for r in refused],
+            [top] * len(refused),
+            linestyle="none",
+            marker="X",
+            color=OKABE_ITO["vermillion"],
+            markersize=12,
+            label=f"refused ({', '.join(errors)})",
+        )
     if pipe_max_size_bytes:
-        ax.axvline(pipe_max_size_bytes, color="black", linestyle="--",
-                   label=f"pipe-max-size = {_size_label(pipe_max_size_bytes)}")
+        ax.axvline(
+            pipe_max_size_bytes,
+            color="black",
+            linestyle="--",
+            label=f"pipe-max-size = {_size_label(pipe_max_size_bytes)}",
+        )
     _log2_axis(ax, "x", lo, hi * 2)
     bottom = max(1, min(r.granted_bytes for r in ok) // 4) if ok else lo
     _log2_axis(ax, "y", bottom, top)
@@ -129,7 +171,7 @@ def setpipe_granted(results, pipe_max_size_bytes: int | None = None,
 def _blocked_spans(samples):
     """``(start_s, end_s)`` runs where the writer was blocked, from consecutive samples."""
     spans, start = [], None
-    for i, s in enumerate(samples):
+    for _i, s in enumerate(samples):
         if s.writer_blocked and start is None:
             start = s.t_seconds
         elif not s.writer_blocked and start is not None:
@@ -156,20 +198,29 @@ def draw_fill_level(axes, samples, duration_s: float | None = None) -> None:
     first = True
     for a, b in _blocked_spans(samples):
         for ax in axes:
-            ax.axvspan(a, b, color=OKABE_ITO["vermillion"], alpha=0.22, linewidth=0,
-                       label="writer blocked in write()" if first and ax is top else None)
+            ax.axvspan(
+                a,
+                b,
+                color=OKABE_ITO["vermillion"],
+                alpha=0.22,
+                linewidth=0,
+                label="writer blocked in write()" if first and ax is top else None,
+            )
         first = False
     top.plot(t, fill, color=OKABE_ITO["blue"], label="bytes in the pipe")
     if capacity:
-        top.axhline(capacity, color="black", linestyle="--", label=f"capacity {_size_label(capacity)}")
+        top.axhline(
+            capacity, color="black", linestyle="--", label=f"capacity {_size_label(capacity)}"
+        )
         top.set_ylim(0, capacity * 1.3)
         top.set_yticks([capacity * k / 2 for k in range(3)])
     top.yaxis.set_major_formatter(_kib_formatter())
     top.set_ylabel("queued")
     top.set_title("Fast writer, slow reader")
     read = [getattr(s, "read_bytes", 0) for s in samples]
-    bottom.plot(t, [r + f for r, f in zip(read, fill)], color=OKABE_ITO["reddish purple"],
-                label="written")
+    bottom.plot(
+        t, [r + f for r, f in zip(read, fill)], color=OKABE_ITO["reddish purple"], label="written"
+    )
     bottom.plot(t, read, color=OKABE_ITO["bluish green"], linestyle="--", label="read")
     bottom.set_ylim(bottom=0)
     bottom.yaxis.set_major_formatter(_kib_formatter())
@@ -194,8 +245,11 @@ def pipe_fill_level(samples, duration_s: float | None = None):
     runs to ``duration_s`` seconds (default: the last sample).
     """
     samples = _as_list(samples, "samples")
-    _need(samples, "samples", ("t_seconds", "fill_bytes", "capacity_bytes", "writer_blocked",
-                               "read_bytes"))
+    _need(
+        samples,
+        "samples",
+        ("t_seconds", "fill_bytes", "capacity_bytes", "writer_blocked", "read_bytes"),
+    )
     fig, axes = new_figure(2, 1, sharex=True, height_ratios=(3, 2))
     draw_fill_level(axes, samples, duration_s)
     return fig

@@ -18,16 +18,33 @@ def cow_faults(results):
     pages = {r.buffer_bytes: r.pages for r in results}
     # The writing child's faults lie on the page count: draw the measured line wide and
     # pale underneath, the page count thin and dashed on top, so both stay visible.
-    for access, color, marker in (("write", OKABE_ITO["vermillion"], "o"),
-                                  ("read", OKABE_ITO["blue"], "s")):
-        rows = sorted((r.buffer_bytes, r.child_minor_faults) for r in results
-                      if r.access == access)
+    for access, color, marker in (
+        ("write", OKABE_ITO["vermillion"], "o"),
+        ("read", OKABE_ITO["blue"], "s"),
+    ):
+        rows = sorted((r.buffer_bytes, r.child_minor_faults) for r in results if r.access == access)
         if rows:
-            ax.plot([x for x, _ in rows], [max(y, 0.5) for _, y in rows], marker=marker,
-                    markersize=9, linewidth=5, alpha=0.6, color=color, zorder=2,
-                    label=f"child {access}s every page")
-    ax.plot(sizes, [pages[s] for s in sizes], color=OKABE_ITO["black"], linestyle="--",
-            linewidth=1.5, marker="x", zorder=3, label="pages in the buffer")
+            ax.plot(
+                [x for x, _ in rows],
+                [max(y, 0.5) for _, y in rows],
+                marker=marker,
+                markersize=9,
+                linewidth=5,
+                alpha=0.6,
+                color=color,
+                zorder=2,
+                label=f"child {access}s every page",
+            )
+    ax.plot(
+        sizes,
+        [pages[s] for s in sizes],
+        color=OKABE_ITO["black"],
+        linestyle="--",
+        linewidth=1.5,
+        marker="x",
+        zorder=3,
+        label="pages in the buffer",
+    )
     _log2_axis(ax, "x", sizes[0], sizes[-1])
     ax.set_yscale("log")
     ax.set_xlabel("buffer the parent filled before fork()")
@@ -42,20 +59,26 @@ def fork_cost(points):
     spread of the repeats (:class:`ipclab.isolation.ForkCostPoint` items; touched and
     untouched buffers drawn as separate lines)."""
     points = _as_list(points, "points")
-    _need(points, "points", ("buffer_bytes", "touched", "median_fork_seconds",
-                             "min_fork_seconds", "max_fork_seconds"))
+    _need(
+        points,
+        "points",
+        ("buffer_bytes", "touched", "median_fork_seconds", "min_fork_seconds", "max_fork_seconds"),
+    )
     fig, ax = new_figure()
     mib = 1 << 20
     for touched, color, marker, label in (
-            (True, OKABE_ITO["vermillion"], "o", "every page written before fork()"),
-            (False, OKABE_ITO["blue"], "s", "mapped, never written")):  # median, min–max
+        (True, OKABE_ITO["vermillion"], "o", "every page written before fork()"),
+        (False, OKABE_ITO["blue"], "s", "mapped, never written"),
+    ):  # median, min–max
         rows = sorted((p for p in points if p.touched == touched), key=lambda p: p.buffer_bytes)
         if not rows:
             continue
         x = [p.buffer_bytes / mib for p in rows]
         y = [p.median_fork_seconds * 1e3 for p in rows]
-        err = [[(p.median_fork_seconds - p.min_fork_seconds) * 1e3 for p in rows],
-               [(p.max_fork_seconds - p.median_fork_seconds) * 1e3 for p in rows]]
+        err = [
+            [(p.median_fork_seconds - p.min_fork_seconds) * 1e3 for p in rows],
+            [(p.max_fork_seconds - p.median_fork_seconds) * 1e3 for p in rows],
+        ]
         ax.errorbar(x, y, yerr=err, marker=marker, color=color, capsize=4, label=label)
     ax.set_ylim(bottom=0)
     ax.set_xlabel("private memory in the parent (MiB)")
@@ -75,14 +98,25 @@ def speedup_vs_workers(points):
     workers = [p.workers for p in points]
     cpus = points[0].cpus
     ideal_x = list(range(1, max(workers) + 1))
-    ax.plot(ideal_x, [min(w, cpus) for w in ideal_x], color=OKABE_ITO["black"],
-            linestyle="--", label=f"ideal: min(workers, {cpus} CPU{'s' if cpus > 1 else ''})")
+    ax.plot(
+        ideal_x,
+        [min(w, cpus) for w in ideal_x],
+        color=OKABE_ITO["black"],
+        linestyle="--",
+        label=f"ideal: min(workers, {cpus} CPU{'s' if cpus > 1 else ''})",
+    )
     y = [p.speedup for p in points]
     top = [getattr(p, "max_speedup", p.speedup) for p in points]
     low = [getattr(p, "min_speedup", p.speedup) for p in points]
-    ax.errorbar(workers, y, yerr=[[a - b for a, b in zip(y, low)], [b - a for a, b in zip(y, top)]],
-                marker="o", color=OKABE_ITO["blue"], capsize=4,
-                label="measured: median, min–max (this machine, now)")
+    ax.errorbar(
+        workers,
+        y,
+        yerr=[[a - b for a, b in zip(y, low)], [b - a for a, b in zip(y, top)]],
+        marker="o",
+        color=OKABE_ITO["blue"],
+        capsize=4,
+        label="measured: median, min–max (this machine, now)",
+    )
     ax.set_xticks(ideal_x)
     ax.set_ylim(0, max(max(top), cpus) * 1.4)  # headroom: the legend sits above the data
     ax.set_xlabel("worker processes")

@@ -24,8 +24,12 @@ def race_lost_updates(results):
     groups = sorted({r.processes for r in results})
     fig, ax = new_figure()
     width = 0.38
-    for j, (locked, name, color) in enumerate(((False, "no lock", OKABE_ITO["vermillion"]),
-                                               (True, "with a lock", OKABE_ITO["bluish green"]))):
+    for j, (locked, name, color) in enumerate(
+        (
+            (False, "no lock", OKABE_ITO["vermillion"]),
+            (True, "with a lock", OKABE_ITO["bluish green"]),
+        )
+    ):
         xs, lost, labels = [], [], []
         for i, n in enumerate(groups):
             rs = [r for r in results if r.processes == n and bool(r.locked) == locked]
@@ -47,8 +51,11 @@ def race_lost_updates(results):
 
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, pos: f"{y:,.0f}"))
     ax.set_ylabel("updates lost")
-    ax.set_xlabel(f"each adds 1 to a shared counter ({expected:,} additions in all)"
-                  if len(groups) == 1 else "processes adding 1 to a shared counter")
+    ax.set_xlabel(
+        f"each adds 1 to a shared counter ({expected:,} additions in all)"
+        if len(groups) == 1
+        else "processes adding 1 to a shared counter"
+    )
     ax.set_title("Unsynchronised += loses updates")
     ax.legend(loc="upper right")
     ax.grid(axis="x", visible=False)

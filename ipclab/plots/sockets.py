@@ -10,14 +10,18 @@ from ._style import OKABE_ITO, _as_list, _need, mechanism_color, new_figure
 __all__ = ["message_boundaries"]
 
 _FIELDS = ("kind", "sent", "reads", "bytes_lost")
-_LABELS = {"pipe": "pipe", "stream": "SOCK_STREAM", "datagram": "SOCK_DGRAM",
-           "seqpacket": "SOCK_SEQPACKET"}
+_LABELS = {
+    "pipe": "pipe",
+    "stream": "SOCK_STREAM",
+    "datagram": "SOCK_DGRAM",
+    "seqpacket": "SOCK_SEQPACKET",
+}
 
 
 def _text(data: bytes, room: float) -> str:
     """``data`` as text that fits in about ``room`` characters."""
     s = data.decode("utf-8", "replace")
-    return s if len(s) <= room else s[:max(1, int(room) - 1)] + "…"
+    return s if len(s) <= room else s[: max(1, int(room) - 1)] + "…"
 
 
 def message_boundaries(results):
@@ -37,22 +41,44 @@ def message_boundaries(results):
         # also dropped what did not fit)
         offset, pending = 0, [len(m) for m in r.sent]
         for k, data in enumerate(r.reads):
-            ax.barh(row, len(data), left=offset, height=0.6, color=color,
-                    alpha=0.85 if k % 2 == 0 else 0.55, edgecolor="white", linewidth=2)
-            ax.text(offset + len(data) / 2, row, _text(data, len(data) * 60 / widest),
-                    ha="center", va="center", color="white", fontsize="small")
+            ax.barh(
+                row,
+                len(data),
+                left=offset,
+                height=0.6,
+                color=color,
+                alpha=0.85 if k % 2 == 0 else 0.55,
+                edgecolor="white",
+                linewidth=2,
+            )
+            ax.text(
+                offset + len(data) / 2,
+                row,
+                _text(data, len(data) * 60 / widest),
+                ha="center",
+                va="center",
+                color="white",
+                fontsize="small",
+            )
             offset += len(data)
             if r.kind == "datagram" and pending:
                 dropped = pending.pop(0) - len(data)
                 if dropped > 0:
-                    ax.barh(row, dropped, left=offset, height=0.6, color="none",
-                            edgecolor=OKABE_ITO["black"], hatch="//", linewidth=0.5)
+                    ax.barh(
+                        row,
+                        dropped,
+                        left=offset,
+                        height=0.6,
+                        color="none",
+                        edgecolor=OKABE_ITO["black"],
+                        hatch="//",
+                        linewidth=0.5,
+                    )
                     offset += dropped
         edge = 0
         for m in r.sent[:-1]:
             edge += len(m)
-            ax.plot([edge, edge], [row - 0.42, row + 0.42], color=OKABE_ITO["black"],
-                    linewidth=1)
+            ax.plot([edge, edge], [row - 0.42, row + 0.42], color=OKABE_ITO["black"], linewidth=1)
     ax.set_yticks(range(len(results)), [_LABELS.get(r.kind, r.kind) for r in reversed(results)])
     ax.set_xlim(0, widest)
     ax.set_xlabel("bytes sent, in order (│ = where one write ended)")

@@ -6,13 +6,27 @@ Plotting only: takes ``ThroughputPoint`` / ``LatencyPoint`` records from
 
 from __future__ import annotations
 
-from ._style import (_as_list, _log10_axis, _log2_axis, _need, _rate_formatter, _seconds_formatter,
-                     _size_label, mechanism_color, new_figure)
+from ._style import (
+    _as_list,
+    _log2_axis,
+    _log10_axis,
+    _need,
+    _rate_formatter,
+    _seconds_formatter,
+    _size_label,
+    mechanism_color,
+    new_figure,
+)
 
 __all__ = ["draw_throughput", "throughput_vs_size", "latency_bars"]
 
-_TP_FIELDS = ("mechanism", "message_bytes", "median_bytes_per_s", "min_bytes_per_s",
-              "max_bytes_per_s")
+_TP_FIELDS = (
+    "mechanism",
+    "message_bytes",
+    "median_bytes_per_s",
+    "min_bytes_per_s",
+    "max_bytes_per_s",
+)
 _LAT_FIELDS = ("mechanism", "message_bytes", "median_seconds", "min_seconds", "max_seconds")
 _PLACEMENT_STYLES = ("-", "-.", (0, (1, 1)), (0, (5, 1, 1, 1)))
 
@@ -35,19 +49,45 @@ def draw_throughput(ax, points, reference=None, sizes=None) -> None:
         x = [p.message_bytes for p in pts]
         style = _PLACEMENT_STYLES[placements.index(placement) % len(_PLACEMENT_STYLES)]
         label = mech if len(placements) == 1 or placement is None else f"{mech} ({placement})"
-        ax.fill_between(x, [p.min_bytes_per_s for p in pts], [p.max_bytes_per_s for p in pts],
-                        color=color, alpha=0.2, linewidth=0)
-        ax.plot(x, [p.median_bytes_per_s for p in pts], color=color, marker="o",
-                linestyle=style, label=label)
-    for (mech, placement), pts in _series(reference or []).items():
+        ax.fill_between(
+            x,
+            [p.min_bytes_per_s for p in pts],
+            [p.max_bytes_per_s for p in pts],
+            color=color,
+            alpha=0.2,
+            linewidth=0,
+        )
+        ax.plot(
+            x,
+            [p.median_bytes_per_s for p in pts],
+            color=color,
+            marker="o",
+            linestyle=style,
+            label=label,
+        )
+    for (mech, _placement), pts in _series(reference or []).items():
         color = mechanism_color(mech, mechanisms.index(mech) if mech in mechanisms else 0)
-        ax.vlines([p.message_bytes for p in pts], [p.min_bytes_per_s for p in pts],
-                  [p.max_bytes_per_s for p in pts], color=color, linewidth=3, alpha=0.5)
-        ax.plot([p.message_bytes for p in pts], [p.median_bytes_per_s for p in pts],
-                color=color, linestyle="--", linewidth=max(1.0, ax.lines[0].get_linewidth() / 2)
-                if ax.lines else None, label=f"{mech} (C reference)")
-    all_sizes = list(sizes or []) + [p.message_bytes for p in points] + \
-        [p.message_bytes for p in (reference or [])]
+        ax.vlines(
+            [p.message_bytes for p in pts],
+            [p.min_bytes_per_s for p in pts],
+            [p.max_bytes_per_s for p in pts],
+            color=color,
+            linewidth=3,
+            alpha=0.5,
+        )
+        ax.plot(
+            [p.message_bytes for p in pts],
+            [p.median_bytes_per_s for p in pts],
+            color=color,
+            linestyle="--",
+            linewidth=max(1.0, ax.lines[0].get_linewidth() / 2) if ax.lines else None,
+            label=f"{mech} (C reference)",
+        )
+    all_sizes = (
+        list(sizes or [])
+        + [p.message_bytes for p in points]
+        + [p.message_bytes for p in (reference or [])]
+    )
     lo, hi = (min(all_sizes), max(all_sizes)) if all_sizes else (1, 1 << 20)
     _log2_axis(ax, "x", lo, hi)
     ax.set_xlim(lo / 1.3, hi * 1.3)
@@ -93,16 +133,27 @@ def latency_bars(points):
         xs, med, lo, hi = [], [], [], []
         for i, size in enumerate(sizes):
             for p in points:
-                if p.mechanism == mech and getattr(p, "placement", None) == placement \
-                        and p.message_bytes == size:
+                if (
+                    p.mechanism == mech
+                    and getattr(p, "placement", None) == placement
+                    and p.message_bytes == size
+                ):
                     xs.append(i + (k - (len(keys) - 1) / 2) * width)
                     med.append(p.median_seconds)
                     lo.append(p.median_seconds - p.min_seconds)
                     hi.append(p.max_seconds - p.median_seconds)
         label = mech if len(placements) == 1 or placement is None else f"{mech} ({placement})"
-        ax.bar(xs, med, width * 0.95, yerr=[lo, hi], capsize=3, label=label,
-               color=mechanism_color(mech, mechanisms.index(mech)),
-               hatch=None if placements.index(placement) == 0 else "//", ecolor="black")
+        ax.bar(
+            xs,
+            med,
+            width * 0.95,
+            yerr=[lo, hi],
+            capsize=3,
+            label=label,
+            color=mechanism_color(mech, mechanisms.index(mech)),
+            hatch=None if placements.index(placement) == 0 else "//",
+            ecolor="black",
+        )
     values = [p.min_seconds for p in points if p.min_seconds > 0] + [p.max_seconds for p in points]
     if values and max(values) / max(min(values), 1e-12) > 20:
         _log10_axis(ax, "y", _seconds_formatter())

@@ -17,8 +17,10 @@ def _by_model(samples_by_model, what="samples_by_model") -> dict:
     if hasattr(samples_by_model, "items"):
         out = {str(k): list(v) for k, v in samples_by_model.items()}
     else:
-        raise TypeError(f"{what} must be a dict {{model: [LoadSample, ...]}}, "
-                        f"got {type(samples_by_model).__name__}")
+        raise TypeError(
+            f"{what} must be a dict {{model: [LoadSample, ...]}}, "
+            f"got {type(samples_by_model).__name__}"
+        )
     if not out:
         raise ValueError(f"{what} must hold at least one model, got an empty dict")
     for model, samples in out.items():
@@ -38,8 +40,9 @@ def draw_rps_over_time(axes, samples_by_model: dict, duration_s: float | None = 
         bottom.step(t, [s.children for s in samples], where="post", color=color, label=model)
         zombies = [getattr(s, "zombies", 0) for s in samples]
         if any(zombies):  # exited, not reaped yet: drawn only when a sample saw one
-            bottom.step(t, zombies, where="post", color=color, linestyle=":",
-                        label=f"{model}: zombies")
+            bottom.step(
+                t, zombies, where="post", color=color, linestyle=":", label=f"{model}: zombies"
+            )
         if t:
             end = max(end, t[-1])
     top.set_ylabel("requests/s")
@@ -52,10 +55,20 @@ def draw_rps_over_time(axes, samples_by_model: dict, duration_s: float | None = 
     bottom.yaxis.get_major_locator().set_params(integer=True)
     if any(samples_by_model.values()) and models:
         # beside the plot, never on the data
-        top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
-                   frameon=False, borderaxespad=0)
-        bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
-                      frameon=False, borderaxespad=0)
+        top.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize="small",
+            frameon=False,
+            borderaxespad=0,
+        )
+        bottom.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize="small",
+            frameon=False,
+            borderaxespad=0,
+        )
 
 
 def rps_over_time(samples_by_model, duration_s: float | None = None):
@@ -83,12 +96,18 @@ def rps_by_model(results):
     _need(results, "results", ("model", "requests_per_s"))
     fig, ax = new_figure()
     names = [str(r.model) for r in results]
-    bars = ax.bar(range(len(results)), [r.requests_per_s for r in results],
-                  color=[mechanism_color(n, i) for i, n in enumerate(names)])
+    bars = ax.bar(
+        range(len(results)),
+        [r.requests_per_s for r in results],
+        color=[mechanism_color(n, i) for i, n in enumerate(names)],
+    )
     labels = []
     for r in results:
         text = f"{r.requests_per_s:,.0f}/s"
-        if getattr(r, "p50_seconds", None) is not None and getattr(r, "p99_seconds", None) is not None:
+        if (
+            getattr(r, "p50_seconds", None) is not None
+            and getattr(r, "p99_seconds", None) is not None
+        ):
             text += f"\np50 {r.p50_seconds * 1e3:.2g} ms\np99 {r.p99_seconds * 1e3:.2g} ms"
         labels.append(text)
     ax.bar_label(bars, labels=labels, padding=3, fontsize="small")
@@ -122,20 +141,23 @@ def requests_per_pid(results, share_scale: bool = True):
         if len(pids) <= 40:
             ax.bar(range(len(pids)), counts, color=color, width=0.7)
         else:  # hundreds of one-request children: one filled staircase, not 600 bars
-            ax.fill_between(range(len(pids) + 1), counts + counts[-1:], step="post",
-                            color=color, linewidth=0)
+            ax.fill_between(
+                range(len(pids) + 1), counts + counts[-1:], step="post", color=color, linewidth=0
+            )
             ax.set_xlim(0, len(pids))
         if len(pids) <= 12:
-            ax.set_xticks(range(len(pids)), [str(p) for p in pids], rotation=60,
-                          fontsize="x-small")
+            ax.set_xticks(range(len(pids)), [str(p) for p in pids], rotation=60, fontsize="x-small")
         else:
             ax.set_xticks([])
         ax.set_title(f"{r.model}\n{_spread_label(counts)}", fontsize="medium", loc="center")
         ax.set_ylim(0, (top if share_scale else max(counts + [1])) * 1.15)
         ax.grid(axis="x", visible=False)
     axes[0][0].set_ylabel("requests served")
-    scale = ("the same scale on every panel" if share_scale or len(results) == 1
-             else "each panel has its own scale")
+    scale = (
+        "the same scale on every panel"
+        if share_scale or len(results) == 1
+        else "each panel has its own scale"
+    )
     fig.supxlabel(f"server processes (pids), busiest first — {scale}", fontsize="medium")
     return fig
 

@@ -22,19 +22,33 @@ The parts: :mod:`._child` (one child), :mod:`._group` (children behind one start
 """
 
 from ._child import (
-                     DEFAULT_DEADLINE_S,
-                     Child,
-                     ChildExit,
-                     Supervised,
-                     call_in_child,
-                     flush_std_streams,
-                     run_child,
-                     signal_name,
-                     start_child,
+    DEFAULT_DEADLINE_S,
+    Child,
+    ChildExit,
+    Supervised,
+    call_in_child,
+    flush_std_streams,
+    run_child,
+    signal_name,
+    start_child,
 )
 from ._group import ChildGroup
 from ._program import Program, ProgramExit, reap_popen, run_program, start_program
 
-__all__ = ["ChildExit", "Child", "ChildGroup", "Supervised", "start_child", "run_child",
-           "call_in_child", "signal_name", "flush_std_streams", "Program", "ProgramExit",
-           "start_program", "run_program", "reap_popen", "DEFAULT_DEADLINE_S"]
+__all__ = [
+    "ChildExit",
+    "Child",
+    "ChildGroup",
+    "Supervised",
+    "start_child",
+    "run_child",
+    "call_in_child",
+    "signal_name",
+    "flush_std_streams",
+    "Program",
+    "ProgramExit",
+    "start_program",
+    "run_program",
+    "reap_popen",
+    "DEFAULT_DEADLINE_S",
+]

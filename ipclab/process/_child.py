@@ -17,8 +17,17 @@ from .._resources import close_quietly, new_pipe
 from .._signals import RAISING_SIGNALS
 from ..errors import ChildFailedError, ChildTimeoutError
 
-__all__ = ["ChildExit", "Child", "Supervised", "start_child", "run_child", "call_in_child",
-           "signal_name", "flush_std_streams", "DEFAULT_DEADLINE_S"]
+__all__ = [
+    "ChildExit",
+    "Child",
+    "Supervised",
+    "start_child",
+    "run_child",
+    "call_in_child",
+    "signal_name",
+    "flush_std_streams",
+    "DEFAULT_DEADLINE_S",
+]
 
 #: Deadline of a child when the caller names none, in seconds.
 DEFAULT_DEADLINE_S = 10.0
@@ -112,11 +121,18 @@ def _load_prctl() -> None:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
-def _child_main(report_fd: int, keep: set[int], parent_pid: int,
-                target: Callable, args: tuple, kwargs: dict, mask: set) -> None:
+def _child_main(
+    report_fd: int,
+    keep: set[int],
+    parent_pid: int,
+    target: Callable,
+    args: tuple,
+    kwargs: dict,
+    mask: set,
+) -> None:
     """Body of the forked child. Never returns."""
     status = 70  # EX_SOFTWARE, if something below goes wrong before we know better
     try:
@@ -363,8 +379,13 @@ class Child(Supervised):
                 os.close(fd)
 
 
-def start_child(target: Callable, *args: Any, deadline_s: float = DEFAULT_DEADLINE_S,
-                pass_fds: tuple[int, ...] = (), **kwargs: Any) -> Child:
+def start_child(
+    target: Callable,
+    *args: Any,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    pass_fds: tuple[int, ...] = (),
+    **kwargs: Any,
+) -> Child:
     """Fork a child that runs ``target(*args, **kwargs)`` and return its :class:`Child`.
 
     ``deadline_s`` (seconds, up to 600) bounds the child's life. ``pass_fds`` are the file
@@ -384,8 +405,9 @@ def start_child(target: Callable, *args: Any, deadline_s: float = DEFAULT_DEADLI
         try:
             os.fstat(fd)  # fail early, in the parent, on a closed fd
         except OSError as exc:
-            raise ValueError(f"pass_fds[{i}] must be an open file descriptor, got {fd} "
-                             f"({exc.strerror})") from None
+            raise ValueError(
+                f"pass_fds[{i}] must be an open file descriptor, got {fd} ({exc.strerror})"
+            ) from None
         keep.add(fd)
     _load_prctl()
     parent_pid = os.getpid()
@@ -432,8 +454,13 @@ def start_child(target: Callable, *args: Any, deadline_s: float = DEFAULT_DEADLI
         raise
 
 
-def run_child(target: Callable, *args: Any, deadline_s: float = DEFAULT_DEADLINE_S,
-              pass_fds: tuple[int, ...] = (), **kwargs: Any) -> ChildExit:
+def run_child(
+    target: Callable,
+    *args: Any,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    pass_fds: tuple[int, ...] = (),
+    **kwargs: Any,
+) -> ChildExit:
     """Run ``target(*args, **kwargs)`` in a child and return how it ended.
 
     Never raises for what happens in the child: a timeout, an exception or a signal is
@@ -443,7 +470,8 @@ def run_child(target: Callable, *args: Any, deadline_s: float = DEFAULT_DEADLINE
         return child.wait()
 
 
-def call_in_child(target: Callable, *args: Any, deadline_s: float = DEFAULT_DEADLINE_S,
-                  **kwargs: Any) -> Any:
+def call_in_child(
+    target: Callable, *args: Any, deadline_s: float = DEFAULT_DEADLINE_S, **kwargs: Any
+) -> Any:
     """Return ``target(*args, **kwargs)`` computed in a child; raise if the child failed."""
     return run_child(target, *args, deadline_s=deadline_s, **kwargs).value()

@@ -51,15 +51,23 @@ class ChildGroup:
         self._gate: list = list(new_pipe())  # [read end: the children's, write end: ours]
         self._first_failure: ChildExit | None = None
 
-    def start(self, target: Callable, *args: Any, pass_fds: tuple[int, ...] = (),
-              **kwargs: Any) -> Child:
+    def start(
+        self, target: Callable, *args: Any, pass_fds: tuple[int, ...] = (), **kwargs: Any
+    ) -> Child:
         """Fork a child that runs ``target(*args, **kwargs)`` once the gate opens."""
         if self._gate[1] is None:
-            raise RuntimeError("start every child of a ChildGroup before its gate opens "
-                               "(release() or wait())")
-        child = start_child(_behind_gate, self._gate[0], target, args, kwargs,
-                            deadline_s=self.deadline_s,
-                            pass_fds=(self._gate[0], *tuple(pass_fds)))
+            raise RuntimeError(
+                "start every child of a ChildGroup before its gate opens (release() or wait())"
+            )
+        child = start_child(
+            _behind_gate,
+            self._gate[0],
+            target,
+            args,
+            kwargs,
+            deadline_s=self.deadline_s,
+            pass_fds=(self._gate[0], *tuple(pass_fds)),
+        )
         self.children.append(child)
         return child
 
@@ -121,8 +129,12 @@ class ChildGroup:
     def _wait_for_any(self, pending: list) -> None:
         """Block until one of ``pending`` ends, sends data, or reaches its deadline."""
         left = max(0.0, min(c.seconds_left() for c in pending))
-        fds = [fd for c in pending for fd in (c._pidfd, None if c._eof else c._report_fd)
-               if fd is not None]
+        fds = [
+            fd
+            for c in pending
+            for fd in (c._pidfd, None if c._eof else c._report_fd)
+            if fd is not None
+        ]
         if any(c._pidfd is None for c in pending):
             left = min(left, _POLL_S)  # no pidfd for some child: its end cannot wake us
         select.select(fds, [], [], left)

@@ -55,6 +55,7 @@ def reap_popen(popen, timeout_s: float | None = None) -> bool:
 # argv, environment and stdin give them. Each leads a session (and process group) of its
 # own, has a deadline, and is killed with its whole group on timeout or interrupt.
 
+
 class ProgramExit(NamedTuple):
     """How a program started with :func:`start_program` ended."""
 
@@ -74,14 +75,20 @@ class ProgramExit(NamedTuple):
         """Return self; raise if the program timed out or did not exit with status 0."""
         if self.timed_out:
             raise ChildTimeoutError(
-                f"program {self.pid} missed its deadline and was killed", pid=self.pid)
+                f"program {self.pid} missed its deadline and was killed", pid=self.pid
+            )
         if self.exit_status != 0:
-            how = (f"killed by {signal_name(-self.exit_status)}" if self.exit_status < 0
-                   else f"exit status {self.exit_status}")
+            how = (
+                f"killed by {signal_name(-self.exit_status)}"
+                if self.exit_status < 0
+                else f"exit status {self.exit_status}"
+            )
             text = self.stderr.decode(errors="replace").strip()[-2000:]
-            raise ChildFailedError(f"program {self.pid} failed ({how})"
-                                   + (f": {text}" if text else ""),
-                                   exit_status=self.exit_status, child_traceback=text)
+            raise ChildFailedError(
+                f"program {self.pid} failed ({how})" + (f": {text}" if text else ""),
+                exit_status=self.exit_status,
+                child_traceback=text,
+            )
         return self
 
 
@@ -139,8 +146,14 @@ class Program(Supervised):
             f.seek(0)
             outputs.append(f.read())
             f.close()
-        self._exit = ProgramExit(self.pid, self.popen.returncode, outputs[0], outputs[1],
-                                 time.monotonic() - self._started, timed_out)
+        self._exit = ProgramExit(
+            self.pid,
+            self.popen.returncode,
+            outputs[0],
+            outputs[1],
+            time.monotonic() - self._started,
+            timed_out,
+        )
         return self._exit
 
     def close(self) -> None:
@@ -149,9 +162,13 @@ class Program(Supervised):
             self._finish(False)
 
 
-
-def start_program(argv, deadline_s: float = DEFAULT_DEADLINE_S, *, input: bytes | None = None,
-                  env: dict | None = None) -> Program:
+def start_program(
+    argv,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    *,
+    input: bytes | None = None,
+    env: dict | None = None,
+) -> Program:
     """Start the program ``argv`` (a list of strings) unrelated to the caller.
 
     It leads a new session (so its whole process group can be killed), gets ``input`` (bytes)
@@ -176,8 +193,15 @@ def start_program(argv, deadline_s: float = DEFAULT_DEADLINE_S, *, input: bytes 
             files[2].seek(0)
             stdin = files[2]
         started = time.monotonic()
-        popen = subprocess.Popen(list(argv), stdin=stdin, stdout=files[0], stderr=files[1],
-                                 env=env, start_new_session=True, close_fds=True)
+        popen = subprocess.Popen(
+            list(argv),
+            stdin=stdin,
+            stdout=files[0],
+            stderr=files[1],
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
     except BaseException:
         for f in files:
             f.close()
@@ -187,8 +211,13 @@ def start_program(argv, deadline_s: float = DEFAULT_DEADLINE_S, *, input: bytes 
     return Program(popen, deadline_s, started, files[0], files[1])
 
 
-def run_program(argv, deadline_s: float = DEFAULT_DEADLINE_S, *, input: bytes | None = None,
-                env: dict | None = None) -> ProgramExit:
+def run_program(
+    argv,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    *,
+    input: bytes | None = None,
+    env: dict | None = None,
+) -> ProgramExit:
     """Run the program ``argv`` to its end (or its deadline) and return how it ended.
 
     Never raises for what the program does: a timeout or a failure is in the returned
