@@ -12,7 +12,7 @@ needs (d2l style)::
 
 Figures live apart (``from ipclab import plots, live, widgets``). Every module but the
 pipes is imported on first use, so that the helper process that runs an experiment inside
-Jupyter (:mod:`ipclab.isolate`) starts fast. Importing ipclab has no side effects: no process
+Jupyter (:mod:`ipclab.helper_process`) starts fast. Importing ipclab has no side effects: no process
 is forked, no thread started, no plotting setting changed.
 """
 

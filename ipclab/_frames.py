@@ -1,6 +1,6 @@
 """One wire format for results that cross a process boundary: a pickle, preceded by its
 length as an 8-byte big-endian integer. A child reports to :mod:`ipclab.process` this way,
-and the helper process of :mod:`ipclab.isolate` streams its results this way.
+and the helper process of :mod:`ipclab.helper_process` streams its results this way.
 
 A frame is read whole or not at all: :class:`FrameReader` keeps what arrived until a whole
 frame is there, so a ``read`` that returns part of a message (as any read may) is harmless.

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 
 from .errors import LimitError
 
-#: Set by :mod:`ipclab.isolate` for its helper: where to put private directories.
+#: Set by :mod:`ipclab.helper_process` for its helper: where to put private directories.
 TMPDIR_ENV = "IPCLAB_TMPDIR"
-#: Set by :mod:`ipclab.isolate` for its helper: a tag in every shared-memory name.
+#: Set by :mod:`ipclab.helper_process` for its helper: a tag in every shared-memory name.
 SHM_TAG_ENV = "IPCLAB_SHM_TAG"
 #: Prefix of every shared-memory segment ipclab creates (``/dev/shm/ipclab_...`` on Linux).
 SHM_PREFIX = "ipclab_"

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import NamedTuple
 
-from . import _platform, isolate
+from . import _platform, helper_process
 from ._check import GIB, MIB, check_bytes, check_int, check_seconds
 
 __all__ = [
@@ -106,12 +106,12 @@ def run(
 ) -> AtomicityResult:
     """Check the arguments, require fork and ``channel`` (``"pipe"``, ``"mkfifo"``), then
     run ``body(record_bytes, writers, records_per_writer, read_size, deadline_s)`` through
-    :func:`ipclab.isolate.call` within ``deadline_s`` seconds."""
+    :func:`ipclab.helper_process.call` within ``deadline_s`` seconds."""
     args = check_atomicity_args(
         record_bytes, writers, records_per_writer, read_size_bytes, deadline_s
     )
     _platform.require("fork", channel)
-    return isolate.call(body, *args, deadline_s=args[-1])
+    return helper_process.call(body, *args, deadline_s=args[-1])
 
 
 def result(

@@ -3,7 +3,7 @@
 ``SOCK_STREAM`` is a byte stream like a pipe; ``SOCK_DGRAM`` and ``SOCK_SEQPACKET`` keep
 every ``send()`` a message of its own, and a datagram longer than the read is cut off
 (:func:`message_boundaries`, :func:`compare_boundaries`). The experiments fork through
-:mod:`ipclab.isolate` and :mod:`ipclab.process`; notebook 12's module
+:mod:`ipclab.helper_process` and :mod:`ipclab.process`; notebook 12's module
 :mod:`ipclab.sockets` re-exports these names.
 """
 
@@ -13,7 +13,7 @@ import os
 import socket
 from typing import NamedTuple
 
-from . import isolate
+from . import helper_process
 from ._check import KIB, check_choice, check_int, check_seconds
 from ._resources import close_quietly
 from .fdpassing import require_unix_sockets
@@ -99,7 +99,7 @@ def message_boundaries(
     exited — everything is in the kernel's buffer — the parent reads ``read_size_bytes``
     at a time (1 to 64 KiB) until nothing is left. ``kind`` is one of :data:`KINDS`."""
     args = _check_boundary_args(kind, messages, read_size_bytes, deadline_s)
-    return isolate.call(_message_boundaries, *args, deadline_s=args[-1])
+    return helper_process.call(_message_boundaries, *args, deadline_s=args[-1])
 
 
 def compare_boundaries(
@@ -114,7 +114,7 @@ def compare_boundaries(
 
     kinds = check_choice_list("kinds", kinds, KINDS)
     runs = [_check_boundary_args(k, messages, read_size_bytes, deadline_s) for k in kinds]
-    return isolate.call(_compare_boundaries, runs, deadline_s=deadline_s * len(runs))
+    return helper_process.call(_compare_boundaries, runs, deadline_s=deadline_s * len(runs))
 
 
 def _compare_boundaries(runs: list) -> list:

@@ -20,7 +20,7 @@ import statistics
 import time
 from typing import NamedTuple
 
-from . import _platform, isolate
+from . import _platform, helper_process
 from ._check import check_choice, check_int, check_seconds, errno_name
 from ._resources import close_end, open_pipe
 from .process import start_child
@@ -114,7 +114,7 @@ def one_pipe_both_ways(
     if deadline_s <= 1.0:
         raise ValueError(f"deadline_s must be longer than 1 s, got {deadline_s:g}")
     _platform.require("fork", "pipe")
-    return isolate.call(
+    return helper_process.call(
         _one_pipe_both_ways, message, reads_first, deadline_s, deadline_s=deadline_s
     )
 
@@ -248,7 +248,7 @@ def converse(
     from .throughput import placement_cpus
 
     cpus = placement_cpus(placement)  # raises here if the placement is impossible here
-    return isolate.call(
+    return helper_process.call(
         _converse,
         messages,
         close_unused_ends,

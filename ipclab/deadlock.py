@@ -26,7 +26,7 @@ import sys
 import time
 from typing import NamedTuple
 
-from . import _platform, fdmap, isolate
+from . import _platform, fdmap, helper_process
 from ._check import check_bytes, check_choice, check_seconds
 from ._resources import close_quietly, open_pipe
 from .process import ChildGroup, start_child
@@ -205,7 +205,7 @@ def exchange(message_bytes: int, wait_s: float = 2.0) -> Exchange:
     message_bytes = check_bytes("message_bytes", message_bytes, 1, 16 << 20)
     wait_s = check_seconds("wait_s", wait_s, 0.0, 10.0)
     _platform.require("fork")
-    return isolate.call(_exchange, message_bytes, wait_s, deadline_s=wait_s + _MARGIN_S)
+    return helper_process.call(_exchange, message_bytes, wait_s, deadline_s=wait_s + _MARGIN_S)
 
 
 def _exchange(message_bytes: int, wait_s: float) -> Exchange:
@@ -261,7 +261,7 @@ def read_one_stream(
     reader = check_choice("reader", reader, STREAM_READERS)
     wait_s = check_seconds("wait_s", wait_s, 0.0, 10.0)
     _platform.require("fork")
-    return isolate.call(
+    return helper_process.call(
         _read_one_stream,
         stderr_bytes,
         reader,
@@ -369,7 +369,7 @@ def stdio_buffering(mode: str = "print", wait_s: float = 0.5) -> Buffering:
     mode = check_choice("mode", mode, BUFFERING_MODES)
     wait_s = check_seconds("wait_s", wait_s, 0.0, 10.0)
     _platform.require("fork", "execve")
-    return isolate.call(_stdio_buffering, mode, wait_s, deadline_s=wait_s + _MARGIN_S + 10.0)
+    return helper_process.call(_stdio_buffering, mode, wait_s, deadline_s=wait_s + _MARGIN_S + 10.0)
 
 
 def _stdio_buffering(mode: str, wait_s: float) -> Buffering:

@@ -16,7 +16,7 @@ import select
 import time
 from typing import NamedTuple
 
-from . import _platform, fdmap, isolate
+from . import _platform, fdmap, helper_process
 from ._check import check_choice, check_seconds
 from ._resources import close_quietly, open_pipe
 from .process import start_child
@@ -57,7 +57,7 @@ def exec_leak(mode: str = "close-on-exec", wait_s: float = 0.3) -> ExecLeak:
     mode = check_choice("mode", mode, LEAK_MODES)
     wait_s = check_seconds("wait_s", wait_s, 0.0, 10.0)
     _platform.require("fork", "execvp")
-    return isolate.call(_exec_leak, mode, wait_s, deadline_s=wait_s + _MARGIN_S)
+    return helper_process.call(_exec_leak, mode, wait_s, deadline_s=wait_s + _MARGIN_S)
 
 
 def _exec_leak(mode: str, wait_s: float) -> ExecLeak:

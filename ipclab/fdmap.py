@@ -315,9 +315,9 @@ def pipe_fork_stages(deadline_s: float = 10.0) -> list[FdPicture]:
     from ._check import check_seconds
 
     deadline_s = check_seconds("deadline_s", deadline_s)
-    from . import isolate
+    from . import helper_process
 
-    return isolate.call(_pipe_fork_stages, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(_pipe_fork_stages, deadline_s, deadline_s=deadline_s)
 
 
 def _pipe_fork_stages(deadline_s: float) -> list[FdPicture]:
@@ -366,9 +366,9 @@ def fifo_writers(writers: int = 3, deadline_s: float = 10.0) -> FdPicture:
 
     writers = check_int("writers", writers, 1, 16)
     deadline_s = check_seconds("deadline_s", deadline_s)
-    from . import isolate
+    from . import helper_process
 
-    return isolate.call(_fifo_writers, writers, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(_fifo_writers, writers, deadline_s, deadline_s=deadline_s)
 
 
 def _open_fifo_and_hold(path: str, flags: int, go_fd: int, ready_fd: int) -> None:

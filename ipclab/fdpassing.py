@@ -10,7 +10,7 @@
 forks. The file that is passed lives in a private 0700 directory
 (:func:`ipclab._resources.private_dir`), removed with it when the experiment ends, also on
 an interrupt. The experiment runs through
-:mod:`ipclab.isolate` and :mod:`ipclab.process`; :mod:`ipclab.sockets` is notebook 12's
+:mod:`ipclab.helper_process` and :mod:`ipclab.process`; :mod:`ipclab.sockets` is notebook 12's
 module and re-exports these names.
 """
 
@@ -21,7 +21,7 @@ import socket
 import struct
 from typing import NamedTuple
 
-from . import _platform, isolate
+from . import _platform, helper_process
 from ._check import check_int, check_seconds
 from ._resources import close_quietly, private_dir
 from .process import start_child
@@ -118,7 +118,7 @@ def pass_descriptor(
         from .errors import UnsupportedPlatformError
 
         raise UnsupportedPlatformError("socket.send_fds needs Python 3.9 or later")
-    return isolate.call(
+    return helper_process.call(
         _pass_descriptor, content, sender_read_bytes, deadline_s, deadline_s=deadline_s
     )
 

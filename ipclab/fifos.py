@@ -20,7 +20,7 @@ import sys
 import time
 from typing import NamedTuple
 
-from . import _platform, atomicity, isolate
+from . import _platform, atomicity, helper_process
 from ._check import MIB, check_choice, check_int, check_longer, check_seconds, errno_name
 from ._resources import close_quietly, open_pipe, private_dir
 from .atomicity import AtomicityResult
@@ -174,7 +174,7 @@ def blocking_open(
     deadline_s = check_seconds("deadline_s", deadline_s)
     check_longer("deadline_s", deadline_s, "delay_s", delay_s)
     _platform.require("fork", "mkfifo")
-    return isolate.call(_blocking_open, side, delay_s, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(_blocking_open, side, delay_s, deadline_s, deadline_s=deadline_s)
 
 
 def _blocking_open(side: str, delay_s: float, deadline_s: float) -> BlockingOpenResult:
@@ -361,7 +361,7 @@ def forced_tear(deadline_s: float = 10.0) -> ForcedTearResult:
         raise UnsupportedPlatformError(
             "forced_tear needs Linux (F_SETPIPE_SZ and Linux's page rule for pipes)"
         )
-    return isolate.call(_forced_tear, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(_forced_tear, deadline_s, deadline_s=deadline_s)
 
 
 def _write_one_record(path: str, marker: int, record_bytes: int) -> int:

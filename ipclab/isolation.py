@@ -18,7 +18,7 @@ Memory is private after ``fork()`` — except mappings made ``MAP_SHARED`` befor
 (``mmap``, POSIX shared memory): those both processes keep seeing, writes included.
 
 Every experiment forks through :mod:`ipclab.process`, inside a helper process when the
-caller is a Jupyter kernel (:mod:`ipclab.isolate`).
+caller is a Jupyter kernel (:mod:`ipclab.helper_process`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import statistics
 import time
 from typing import NamedTuple
 
-from . import _platform, isolate
+from . import _platform, helper_process
 from ._check import GIB, MIB, check_bytes, check_choice, check_int, check_int_list, check_seconds
 from ._resources import open_pipe
 from .errors import ChildTimeoutError
@@ -118,7 +118,7 @@ def fork_and_write(
     if not isinstance(shared, bool):
         raise TypeError(f"shared must be True or False, got {shared!r}")
     _platform.require("fork", "pipe")
-    return isolate.call(_fork_and_write, *values, deadline_s, shared, deadline_s=deadline_s)
+    return helper_process.call(_fork_and_write, *values, deadline_s, shared, deadline_s=deadline_s)
 
 
 def _fork_and_write(
@@ -220,7 +220,7 @@ def copy_on_write_faults(
     access = check_choice("access", access, ("read", "write"))
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
-    return isolate.call(
+    return helper_process.call(
         _copy_on_write_faults, buffer_bytes, access, deadline_s, deadline_s=deadline_s
     )
 
@@ -242,7 +242,7 @@ def copy_on_write_sweep(
         raise ValueError("accesses must name at least one of 'read', 'write', got none")
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
-    return isolate.call(
+    return helper_process.call(
         _copy_on_write_sweep, sizes_bytes, accesses, deadline_s, deadline_s=deadline_s
     )
 
@@ -323,7 +323,7 @@ def fork_cost(
     repeats = check_int("repeats", repeats, 1, 20)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
-    return isolate.call(
+    return helper_process.call(
         _fork_cost, sizes_bytes, touched, repeats, deadline_s, deadline_s=deadline_s
     )
 
@@ -407,7 +407,7 @@ def crash_child(how: str = "segfault", deadline_s: float = 10.0) -> CrashResult:
     how = check_choice("how", how, ("segfault", "abort", "exception"))
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
-    return isolate.call(_crash_child, how, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(_crash_child, how, deadline_s, deadline_s=deadline_s)
 
 
 def _crash_child(how: str, deadline_s: float) -> CrashResult:

@@ -19,7 +19,7 @@
 This is notebook 13's module: every name the notebook uses is importable from here, and its
 exercises are here (:func:`check`). Files live in a private 0700 directory
 (:func:`ipclab._resources.private_dir`). Experiments that fork run through
-:mod:`ipclab.isolate` and :mod:`ipclab.process`.
+:mod:`ipclab.helper_process` and :mod:`ipclab.process`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import os
 import time
 from typing import NamedTuple
 
-from . import _platform, isolate, shmem
+from . import _platform, helper_process, shmem
 from ._answers import Question
 from ._answers import check as _check_answer
 from ._check import check_seconds
@@ -97,7 +97,7 @@ def fork_mappings(
         )
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
-    return isolate.call(_fork_mappings, before, written, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(_fork_mappings, before, written, deadline_s, deadline_s=deadline_s)
 
 
 def _fork_mappings(before: bytes, written: bytes, deadline_s: float) -> ForkMappingsResult:
@@ -199,7 +199,7 @@ def file_mapping(
         raise ValueError(f"message must be 1 to 1000 bytes long, got {len(message)}")
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
-    return isolate.call(_file_mapping, message, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(_file_mapping, message, deadline_s, deadline_s=deadline_s)
 
 
 def _file_mapping(message: bytes, deadline_s: float) -> FileMappingResult:

@@ -7,7 +7,7 @@ sender (:func:`message_queue`). Python has no binding; this module calls ``librt
 ctypes, and :func:`mqueue_available` says whether this system has queues at all.
 
 Queues get unguessable ``/ipclab_...`` names and are unlinked in ``finally``. The
-experiment forks through :mod:`ipclab.isolate` and :mod:`ipclab.process`; notebook 13's
+experiment forks through :mod:`ipclab.helper_process` and :mod:`ipclab.process`; notebook 13's
 module :mod:`ipclab.mappings` re-exports these names.
 """
 
@@ -19,7 +19,7 @@ import os
 import time
 from typing import Any, NamedTuple
 
-from . import _platform, isolate
+from . import _platform, helper_process
 from ._check import check_int_list, check_seconds, errno_name
 from ._resources import shm_name
 from .process import start_child
@@ -206,7 +206,7 @@ def message_queue(priorities=(1, 5, 3), deadline_s: float = 10.0) -> MqueueResul
     ok, why = mqueue_available()
     if not ok:
         return MqueueResult(False, why, sent, len(sent), 0, None, 0.0, (), None)
-    return isolate.call(_message_queue, sent, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(_message_queue, sent, deadline_s, deadline_s=deadline_s)
 
 
 def _message_queue(sent: tuple, deadline_s: float, name: str | None = None) -> MqueueResult:

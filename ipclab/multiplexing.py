@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from . import _answers, _platform, fdmap, isolate
+from . import _answers, _platform, fdmap, helper_process
 from ._check import check_bytes, check_choice, check_int, check_int_list, check_seconds
 from ._resources import close_quietly, new_pipe, open_pipe
 from .deadlock import (
@@ -186,7 +186,7 @@ def serve_pipes(
     _platform.require("fork")
     if method == "poll" and not hasattr(select, "poll"):
         raise ValueError("method 'poll' is not available here; use 'select' or 'selectors'")
-    return isolate.call(
+    return helper_process.call(
         _serve_pipes,
         writers,
         method,

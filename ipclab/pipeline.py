@@ -25,7 +25,7 @@ import signal
 import time
 from typing import NamedTuple
 
-from . import _platform, isolate
+from . import _platform, helper_process
 from ._check import MIB, check_choice, check_int, check_seconds
 from ._resources import close_quietly, private_dir
 from .process import start_child
@@ -122,7 +122,7 @@ def run_pipeline(
         raise TypeError(f"close_unused_ends must be True or False, got {close_unused_ends!r}")
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork", "pipe", "execvp")
-    return isolate.call(
+    return helper_process.call(
         _run_pipeline,
         commands,
         input_bytes,
@@ -143,7 +143,9 @@ def ls_wc(
         raise TypeError(f"close_unused_ends must be True or False, got {close_unused_ends!r}")
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork", "pipe", "execvp")
-    return isolate.call(_ls_wc, n_files, close_unused_ends, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(
+        _ls_wc, n_files, close_unused_ends, deadline_s, deadline_s=deadline_s
+    )
 
 
 def _ls_wc(n_files: int, close_unused: bool, deadline_s: float) -> PipelineResult:

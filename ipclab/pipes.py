@@ -5,7 +5,7 @@ whose field names carry their units (``_bytes``, ``_seconds``). Nothing is assum
 macOS the same calls give macOS's answers.
 
 Experiments with children fork through :mod:`ipclab.process`, inside a helper process when
-the caller is a multi-threaded Jupyter kernel (:mod:`ipclab.isolate`).
+the caller is a multi-threaded Jupyter kernel (:mod:`ipclab.helper_process`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import signal
 import time
 from collections.abc import Iterator
 
-from . import _platform, atomicity, isolate, probes
+from . import _platform, atomicity, helper_process, probes
 from ._check import (
     MIB,
     check_bool,
@@ -176,7 +176,7 @@ def empty_pipe_blocks_reader(
     deadline_s = check_seconds("deadline_s", deadline_s)
     check_longer("deadline_s", deadline_s, "writer_delay_s", writer_delay_s)
     _platform.require("fork", "pipe")
-    return isolate.call(
+    return helper_process.call(
         _empty_pipe_blocks_reader, writer_delay_s, deadline_s, deadline_s=deadline_s
     )
 
@@ -242,7 +242,7 @@ def full_pipe_blocks_writer(
     deadline_s = check_seconds("deadline_s", deadline_s)
     check_longer("deadline_s", deadline_s, "reader_delay_s", reader_delay_s)
     _platform.require("fork", "pipe")
-    return isolate.call(
+    return helper_process.call(
         _full_pipe_blocks_writer,
         reader_delay_s,
         write_size_bytes,
@@ -298,7 +298,7 @@ def read_without_writer(
     wait_s = check_seconds("wait_s", wait_s, 0.01, 60.0, lo_inclusive=True)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork", "pipe")
-    return isolate.call(
+    return helper_process.call(
         _read_without_writer,
         close_unused_write_end,
         wait_s,
@@ -357,7 +357,7 @@ def write_without_reader(
     sigpipe = check_choice("sigpipe", sigpipe, ("ignore", "default"))
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork", "pipe")
-    return isolate.call(_write_without_reader, sigpipe, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(_write_without_reader, sigpipe, deadline_s, deadline_s=deadline_s)
 
 
 def _write_without_reader(sigpipe: str, deadline_s: float) -> WriteWithoutReaderResult:
@@ -458,7 +458,7 @@ def watch_pipe_fill(
         "writer_interval_s", writer_interval_s, 0.0, 10.0, lo_inclusive=True
     )
     _platform.require("fork", "pipe")
-    return isolate.iterate(
+    return helper_process.iterate(
         _watch_pipe_fill,
         duration_s,
         reader_chunk_bytes,
@@ -556,7 +556,9 @@ def yes_head_from_python(
             raise UnsupportedPlatformError(
                 f"this experiment needs {program!r}, which is not installed here"
             )
-    return isolate.call(_yes_head_from_python, launcher, deadline_s, deadline_s=deadline_s + 5.0)
+    return helper_process.call(
+        _yes_head_from_python, launcher, deadline_s, deadline_s=deadline_s + 5.0
+    )
 
 
 def _yes_head_from_python(launcher: str, deadline_s: float) -> ShellPipelineResult:

@@ -25,7 +25,7 @@ import signal
 import time
 from typing import NamedTuple
 
-from . import _platform, fdmap, isolate
+from . import _platform, fdmap, helper_process
 from ._check import check_int
 from ._resources import close_quietly, open_pipe
 from .process import call_in_child, run_program, start_child
@@ -122,9 +122,9 @@ class ExitStatus(NamedTuple):
 
 
 def _call(target, *args, wait_s: float = 1.0):
-    """``target(*args)`` in a supervised child (of the isolate helper, in Jupyter): what it
+    """``target(*args)`` in a supervised child (of the helper_process helper, in Jupyter): what it
     forks stays in that child's process group, bounded by its deadline."""
-    return isolate.call(_supervised, target, args, wait_s, deadline_s=wait_s + 2 * _MARGIN_S)
+    return helper_process.call(_supervised, target, args, wait_s, deadline_s=wait_s + 2 * _MARGIN_S)
 
 
 def _supervised(target, args: tuple, wait_s: float):
@@ -149,7 +149,7 @@ def zombie(exit_code: int = 7) -> Zombie:
     """A child exits with ``exit_code``; the parent looks at it before and after ``waitpid``."""
     exit_code = check_int("exit_code", exit_code, 0, 255)
     _platform.require("fork")
-    return isolate.call(_zombie, exit_code, deadline_s=_MARGIN_S)
+    return helper_process.call(_zombie, exit_code, deadline_s=_MARGIN_S)
 
 
 def _zombie(exit_code: int) -> Zombie:

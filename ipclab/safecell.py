@@ -2,7 +2,7 @@
 
 ``run_code(source)`` runs Python source that forks, pipes and waits — the learner's own
 ``os.pipe``/``os.fork``/``os.read`` code — in a fresh single-threaded helper process
-(:mod:`ipclab.isolate`), so ``os.fork()`` is safe there and Python 3.12+ prints no warning.
+(:mod:`ipclab.helper_process`), so ``os.fork()`` is safe there and Python 3.12+ prints no warning.
 What the code and its children print arrives as it is written. At the deadline, or when
 the stop button is pressed, the code's whole process tree is looked at and then killed;
 afterwards the report says in plain words what the code left behind: children still
@@ -25,7 +25,7 @@ import os
 import sys
 from typing import Any, NamedTuple
 
-from . import _platform, fdmap, isolate
+from . import _platform, fdmap, helper_process
 from ._check import check_seconds
 from .process import signal_name
 
@@ -137,7 +137,7 @@ def run_code(
     report = None
     from ._cellhelper import STOP_SIGNAL, supervise
 
-    events = isolate.iterate(
+    events = helper_process.iterate(
         supervise,
         source,
         prelude,

@@ -8,7 +8,7 @@ system call.
   (:func:`semaphore_sleeps` counts the sleeps).
 
 The semaphores and the lock are :mod:`ipclab.shmem`'s (process-shared, no name left
-behind). Experiments that fork run through :mod:`ipclab.isolate` and :mod:`ipclab.process`;
+behind). Experiments that fork run through :mod:`ipclab.helper_process` and :mod:`ipclab.process`;
 notebook 13's module :mod:`ipclab.mappings` re-exports these names.
 """
 
@@ -21,7 +21,7 @@ import struct
 import time
 from typing import NamedTuple
 
-from . import _platform, isolate, shmem
+from . import _platform, helper_process, shmem
 from ._check import check_bool, check_int, check_seconds
 from .process import ChildGroup
 
@@ -93,7 +93,7 @@ def semaphore_limit(
             f"for {rounds} rounds of {hold_s:g} s, got {deadline_s:g}"
         )
     _platform.require("fork")
-    return isolate.call(
+    return helper_process.call(
         _semaphore_limit, value, processes, hold_s, deadline_s, deadline_s=deadline_s
     )
 
@@ -182,7 +182,9 @@ def semaphore_sleeps(
     operations = check_int("operations", operations, 100, 1_000_000)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
-    return isolate.call(_semaphore_sleeps, contended, operations, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(
+        _semaphore_sleeps, contended, operations, deadline_s, deadline_s=deadline_s
+    )
 
 
 def _semaphore_sleeps(contended: bool, operations: int, deadline_s: float) -> FutexResult:

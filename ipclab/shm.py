@@ -21,7 +21,7 @@ import time
 import zlib
 from typing import NamedTuple
 
-from . import _platform, isolate
+from . import _platform, helper_process
 from ._check import GIB, KIB, MIB, check_bool, check_bytes, check_int, check_seconds
 from .process import ChildGroup
 from .shmem import STAMP, Segment, check_room, lock, semaphore
@@ -144,7 +144,7 @@ def shm_transfer(
         )
     check_room(slots * message_bytes)
     _platform.require("fork")
-    return isolate.call(
+    return helper_process.call(
         _shm_transfer, total_bytes, message_bytes, slots, deadline_s, deadline_s=deadline_s
     )
 
@@ -226,7 +226,7 @@ def counter_race(
     lock = check_bool("lock", lock)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
-    return isolate.call(
+    return helper_process.call(
         _counter_race, processes, increments, lock, deadline_s, deadline_s=deadline_s
     )
 
@@ -304,7 +304,7 @@ def forced_lost_update(deadline_s: float = 10.0) -> InterleavingResult:
     at a time. The recorded steps are the values the processes really loaded and stored."""
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
-    return isolate.call(_forced_lost_update, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(_forced_lost_update, deadline_s, deadline_s=deadline_s)
 
 
 def _forced_lost_update(deadline_s) -> InterleavingResult:

@@ -20,7 +20,7 @@ import sys
 import time
 from typing import NamedTuple
 
-from . import _platform, fdmap, isolate
+from . import _platform, fdmap, helper_process
 from ._check import check_choice, check_choice_list, check_int, check_int_list, check_seconds
 from ._resources import close_quietly, new_pipe, open_pipe
 from .process import start_child
@@ -77,7 +77,7 @@ def signal_count(sent: int = 10, signal_name: str = "SIGUSR1") -> SignalCount:
     _platform.require("fork", "kill")
     if not hasattr(signal, "sigtimedwait"):
         raise ValueError(f"signal_count needs signal.sigtimedwait, not offered on {sys.platform}")
-    return isolate.call(_signal_count, sent, signal_name, deadline_s=_MARGIN_S)
+    return helper_process.call(_signal_count, sent, signal_name, deadline_s=_MARGIN_S)
 
 
 def signal_counts(sent=(1, 5, 10, 20), signal_names=COUNTED_SIGNALS) -> list[SignalCount]:
@@ -88,7 +88,7 @@ def signal_counts(sent=(1, 5, 10, 20), signal_names=COUNTED_SIGNALS) -> list[Sig
     _platform.require("fork", "kill")
     if not hasattr(signal, "sigtimedwait"):
         raise ValueError(f"signal_counts needs signal.sigtimedwait, not offered on {sys.platform}")
-    return isolate.call(_signal_counts, sent, signal_names, deadline_s=2 * _MARGIN_S)
+    return helper_process.call(_signal_counts, sent, signal_names, deadline_s=2 * _MARGIN_S)
 
 
 def _signal_counts(sent: tuple, names: tuple) -> list[SignalCount]:
@@ -141,7 +141,7 @@ def signal_wakeup(mode: str = "self-pipe", wait_s: float = 0.3) -> SignalWakeup:
     mode = check_choice("mode", mode, WAKEUP_MODES)
     wait_s = check_seconds("wait_s", wait_s, 0.0, 10.0)
     _platform.require("fork", "kill")
-    return isolate.call(_signal_wakeup, mode, wait_s, deadline_s=wait_s + _MARGIN_S)
+    return helper_process.call(_signal_wakeup, mode, wait_s, deadline_s=wait_s + _MARGIN_S)
 
 
 def _waiter(mode: str, wait_s: float, ready_w: int) -> tuple:

@@ -18,7 +18,7 @@ descriptor and asking who is on the other end.
 This is notebook 12's module: every name the notebook uses is importable from here, and
 its exercises are here (:func:`check`). Socket files live in a private 0700 directory
 (:func:`ipclab._resources.private_dir`), removed with it when the experiment ends, also on
-an interrupt. Experiments that fork run through :mod:`ipclab.isolate` and
+an interrupt. Experiments that fork run through :mod:`ipclab.helper_process` and
 :mod:`ipclab.process`.
 """
 
@@ -29,7 +29,7 @@ import socket
 import stat
 from typing import NamedTuple
 
-from . import isolate
+from . import helper_process
 from ._answers import Question
 from ._answers import check as _check_answer
 from ._check import KIB, check_bool, check_int, check_seconds, errno_name
@@ -134,7 +134,9 @@ def socketpair_conversation(
     requests = _check_texts("requests", requests)
     deadline_s = check_seconds("deadline_s", deadline_s)
     require_unix_sockets()
-    return isolate.call(_socketpair_conversation, requests, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(
+        _socketpair_conversation, requests, deadline_s, deadline_s=deadline_s
+    )
 
 
 def _check_texts(name: str, texts) -> tuple:
@@ -300,7 +302,9 @@ def named_socket_server(
         raise ValueError(f"text must be one line of 1 to 200 bytes (UTF-8), got {text!r}")
     deadline_s = check_seconds("deadline_s", deadline_s)
     require_unix_sockets()
-    return isolate.call(_named_socket_server, clients, text, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(
+        _named_socket_server, clients, text, deadline_s, deadline_s=deadline_s
+    )
 
 
 def _named_socket_server(clients: int, text: str, deadline_s: float) -> ServerResult:

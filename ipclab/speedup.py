@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from . import _platform, isolate
+from . import _platform, helper_process
 from ._check import check_int, check_int_list, check_seconds
 from ._resources import close_end, open_pipe
 from .process import start_child
@@ -101,7 +101,7 @@ def count_primes(limit: int = 200_000, workers: int = 2, deadline_s: float = 60.
     workers = check_int("workers", workers, 1, MAX_WORKERS)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork", "pipe")
-    return isolate.call(_count_primes, limit, workers, deadline_s, deadline_s=deadline_s)
+    return helper_process.call(_count_primes, limit, workers, deadline_s, deadline_s=deadline_s)
 
 
 def _count_primes(limit: int, workers: int, deadline_s: float) -> SplitResult:
@@ -193,7 +193,9 @@ def speedup(
     repeats = check_int("repeats", repeats, 1, 20)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork", "pipe")
-    return isolate.iterate(_speedup, limit, workers, repeats, deadline_s, deadline_s=deadline_s)
+    return helper_process.iterate(
+        _speedup, limit, workers, repeats, deadline_s, deadline_s=deadline_s
+    )
 
 
 def _median(values: list) -> float:

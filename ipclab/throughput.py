@@ -28,7 +28,7 @@ import statistics
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from . import _platform, isolate
+from . import _platform, helper_process
 from ._check import (
     GIB,
     MAX_DEADLINE_S,
@@ -280,7 +280,7 @@ def sweep(
     else:
         plan = [(size, None) for size in sizes]
         budget = _timed_budget(run_seconds, repeats) * len(sizes) * len(mechanisms)
-    return isolate.iterate(
+    return helper_process.iterate(
         _sweep, mechanisms, plan, repeats, placement, cpus, run_seconds, deadline_s=budget
     )
 
@@ -334,7 +334,7 @@ def latency(
         ) * len(mechanisms)
     else:
         budget = _timed_budget(run_seconds, repeats) * len(mechanisms)
-    return isolate.iterate(
+    return helper_process.iterate(
         _latency,
         mechanisms,
         message_bytes,

@@ -18,7 +18,7 @@ _TMP = tempfile.mkdtemp(prefix="ipclab-tests-")
 os.environ["TMPDIR"] = _TMP
 tempfile.tempdir = None  # make tempfile read TMPDIR again
 # numpy's OpenBLAS starts a thread at import, which would make every experiment run in the
-# helper process (ipclab.isolate, "auto" mode). Keep the test process single-threaded so that
+# helper process (ipclab.helper_process, "auto" mode). Keep the test process single-threaded so that
 # the mode is the same whichever test imports numpy first; tests choose "always" explicitly.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 

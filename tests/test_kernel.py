@@ -91,7 +91,7 @@ def kernel(tmp_path_factory):
 def test_kernel_is_this_python_and_multithreaded(kernel):
     out = kernel.run("import sys, ipclab\n"
                      "print(sys.executable)\n"
-                     "print(ipclab._platform.thread_count() > 1, ipclab.isolate.should_isolate())")
+                     "print(ipclab._platform.thread_count() > 1, ipclab.helper_process.should_isolate())")
     assert out["reply"]["status"] == "ok", out
     executable, facts = out["stdout"].splitlines()
     assert os.path.realpath(executable) == os.path.realpath(sys.executable)

@@ -82,7 +82,7 @@ def test_an_interrupt_inside_the_experiment_is_raised_as_the_experiment_said_it(
 
     def experiment():
         yield from ipclab.watch_pipe_fill(0.2, sample_interval_s=0.01)
-        raise said  # what ipclab.isolate raises once it has cleaned up
+        raise said  # what ipclab.helper_process raises once it has cleaned up
 
     with pytest.raises(ipclab.ExperimentInterrupted) as stopped:
         live.live(experiment(), _redraw_fill, setup=lambda f: f.subplots())

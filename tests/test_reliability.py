@@ -70,7 +70,7 @@ def test_child_killed_mid_transfer_is_reported_as_signal_9_and_the_next_experime
 
 def _kill_the_helper(signum, frame):
     for p in psutil.Process().children():
-        if "ipclab.isolate" in " ".join(p.cmdline()):
+        if "ipclab.helper_process" in " ".join(p.cmdline()):
             p.kill()
 
 

@@ -15,7 +15,7 @@ Exit statuses follow the POSIX convention of :mod:`subprocess` and psutil: the e
 minus the number of the signal that killed the child (``-13`` for ``SIGPIPE``).
 
 Forking from a multi-threaded process (a Jupyter kernel runs several threads) is unsafe: see
-:mod:`ipclab.isolate`, which moves experiments into a single-threaded helper process first.
+:mod:`ipclab.helper_process`, which moves experiments into a single-threaded helper process first.
 
 The parts: :mod:`._child` (one child), :mod:`._group` (children behind one start gate),
 :mod:`._program` (unrelated programs, fork + exec).

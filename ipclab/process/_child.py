@@ -393,7 +393,8 @@ def start_child(
     :mod:`subprocess` does. The parent must :meth:`Child.wait` or :meth:`Child.close`.
 
     This forks the calling process. In a Jupyter kernel (which runs threads) call it only
-    from code that :mod:`ipclab.isolate` runs in its helper process, as every experiment does.
+    from code that :mod:`ipclab.helper_process` runs in its helper process, as every
+    experiment does.
     """
     _platform.require("fork")
     deadline_s = check_seconds("deadline_s", deadline_s)

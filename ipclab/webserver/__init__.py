@@ -42,7 +42,7 @@ Stopping. The caller closes its end of a control pipe; the master sends ``SIGTER
 children (a child finishes the response it is writing first), reaps them and returns its
 report. If the master is killed instead, its children die with it.
 
-Inside Jupyter every experiment runs through :mod:`ipclab.isolate`. :func:`serve` (for tests
+Inside Jupyter every experiment runs through :mod:`ipclab.helper_process`. :func:`serve` (for tests
 and scripts) forks directly, so it needs a single-threaded caller.
 
 The parts: :mod:`._responder` (answering HTTP on one connection), :mod:`._supervisor` (the

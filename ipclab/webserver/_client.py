@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
-from .. import _platform, isolate
+from .. import _platform, helper_process
 from .._check import MAX_DEADLINE_S, MIB, check_bool, check_bytes, check_int, check_seconds
 from .._resources import close_quietly, new_pipe
 from ..errors import ChildTimeoutError, IpclabError
@@ -268,4 +268,4 @@ def run_client(
             "(or None: half the CPUs, 2 at least)",
         )
     _platform.require("fork", "pipe")
-    return isolate.call(_run_client, port, *args, client_processes, deadline_s=args[-1])
+    return helper_process.call(_run_client, port, *args, client_processes, deadline_s=args[-1])

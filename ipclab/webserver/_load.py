@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from .. import _platform, isolate
+from .. import _platform, helper_process
 from .._check import MAX_DEADLINE_S, check_choice_list, check_seconds
 from ..errors import ChildTimeoutError
 from ._client import Client, check_client, drive
@@ -207,7 +207,7 @@ def load_run(
         model, requests, concurrency, keepalive, body_bytes, pool_size, deadline_s, port, service_s
     )
     _platform.require("fork", "pipe")
-    return isolate.call(_load_run, run, deadline_s=run.deadline_s)
+    return helper_process.call(_load_run, run, deadline_s=run.deadline_s)
 
 
 def watch_load(
@@ -237,7 +237,7 @@ def watch_load(
         "sample_interval_s", sample_interval_s, 0.005, 10.0, lo_inclusive=True
     )
     _platform.require("fork", "pipe")
-    return isolate.iterate(_run_load, run, sample_interval_s, deadline_s=run.deadline_s)
+    return helper_process.iterate(_run_load, run, sample_interval_s, deadline_s=run.deadline_s)
 
 
 def _compare(models: tuple, run: _LoadArgs) -> list[LoadResult]:
@@ -281,4 +281,4 @@ def compare(
         service_s,
     )
     _platform.require("fork", "pipe")
-    return isolate.call(_compare, models, run, deadline_s=run.deadline_s)
+    return helper_process.call(_compare, models, run, deadline_s=run.deadline_s)

@@ -1,4 +1,4 @@
-"""The helper process (ipclab.isolate): experiments run in another process when asked to or
+"""The helper process (ipclab.helper_process): experiments run in another process when asked to or
 when this one has threads, give the same results as direct calls, raise the same exceptions,
 stream what generators yield, and leave nothing behind on a break, a timeout or an
 interrupt."""
@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ipclab import _platform, isolate, pipes, process
+from ipclab import _platform, helper_process, pipes, process
 from ipclab.errors import ChildFailedError, ChildTimeoutError
 
 from .helpers import SLACK, keyboard_interrupt_after
@@ -32,7 +32,7 @@ def _count_then_fail(n: int):
 
 @pytest.fixture
 def always(monkeypatch):
-    monkeypatch.setenv(isolate.MODE_ENV, "always")
+    monkeypatch.setenv(helper_process.MODE_ENV, "always")
     # The helper imports functions by module name: make this test module importable there
     # whether pytest imported it as ``tests.test_isolate`` or as ``test_isolate``.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
@@ -40,11 +40,11 @@ def always(monkeypatch):
 
 
 def _helpers() -> list:
-    """Helper processes (``python -m ipclab.isolate``) among this process's descendants."""
+    """Helper processes (``python -m ipclab.helper_process``) among this process's descendants."""
     found = []
     for p in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            if "ipclab.isolate" in " ".join(p.cmdline()):
+            if "ipclab.helper_process" in " ".join(p.cmdline()):
                 found.append(p)
     return found
 
@@ -64,32 +64,32 @@ def _nothing_left(dirs_before: set, timeout_s: float = 1.0) -> bool:
 
 # -- modes ---------------------------------------------------------------------------------
 def test_always_runs_in_another_process(always):
-    helper_pid = isolate.call(os.getpid, deadline_s=5)
+    helper_pid = helper_process.call(os.getpid, deadline_s=5)
     assert helper_pid != os.getpid()
-    assert isolate.call(divmod, 17, 5, deadline_s=5) == (3, 2)
+    assert helper_process.call(divmod, 17, 5, deadline_s=5) == (3, 2)
 
 
 def test_never_and_single_threaded_auto_run_here(monkeypatch):
     assert _platform.thread_count() == 1, "precondition: pytest runs single-threaded"
-    monkeypatch.delenv(isolate.MODE_ENV, raising=False)
-    assert not isolate.should_isolate()
-    assert isolate.call(os.getpid, deadline_s=5) == os.getpid()
-    monkeypatch.setenv(isolate.MODE_ENV, " Never ")
-    assert isolate.call(os.getpid, deadline_s=5) == os.getpid()
+    monkeypatch.delenv(helper_process.MODE_ENV, raising=False)
+    assert not helper_process.should_isolate()
+    assert helper_process.call(os.getpid, deadline_s=5) == os.getpid()
+    monkeypatch.setenv(helper_process.MODE_ENV, " Never ")
+    assert helper_process.call(os.getpid, deadline_s=5) == os.getpid()
 
 
 def test_auto_isolates_while_a_thread_runs(monkeypatch):
-    monkeypatch.setenv(isolate.MODE_ENV, "auto")
+    monkeypatch.setenv(helper_process.MODE_ENV, "auto")
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait, daemon=True)
     thread.start()
     try:
-        assert isolate.should_isolate()
-        assert isolate.call(os.getpid, deadline_s=5) != os.getpid()
+        assert helper_process.should_isolate()
+        assert helper_process.call(os.getpid, deadline_s=5) != os.getpid()
         end = pipes.write_without_reader("default")  # an experiment that forks, from a helper
         assert end.exit_status == -13
-        monkeypatch.setenv(isolate.MODE_ENV, "never")
-        assert isolate.call(os.getpid, deadline_s=5) == os.getpid()
+        monkeypatch.setenv(helper_process.MODE_ENV, "never")
+        assert helper_process.call(os.getpid, deadline_s=5) == os.getpid()
     finally:
         stop.set()
         thread.join()
@@ -97,7 +97,7 @@ def test_auto_isolates_while_a_thread_runs(monkeypatch):
 
 @pytest.mark.parametrize("bad", ["sometimes", "1", "yes"])
 def test_invalid_mode_is_a_clear_error(monkeypatch, bad):
-    monkeypatch.setenv(isolate.MODE_ENV, bad)
+    monkeypatch.setenv(helper_process.MODE_ENV, bad)
     with pytest.raises(ValueError, match=rf"IPCLAB_ISOLATE must be one of auto, always, never, got '{bad}'"):
         pipes.write_without_reader()
     assert psutil.Process().children() == []
@@ -111,9 +111,9 @@ def test_results_identical_to_direct_mode(monkeypatch):
         lambda: pipes.pipe_buf_atomicity(4096, writers=2, records_per_writer=20),
         lambda: pipes.read_without_writer()._replace(waited_seconds=0),
     ]
-    monkeypatch.setenv(isolate.MODE_ENV, "never")
+    monkeypatch.setenv(helper_process.MODE_ENV, "never")
     direct = [run() for run in experiments]
-    monkeypatch.setenv(isolate.MODE_ENV, "always")
+    monkeypatch.setenv(helper_process.MODE_ENV, "always")
     isolated = [run() for run in experiments]
     assert isolated == direct
     assert [type(r) for r in isolated] == [type(r) for r in direct]
@@ -121,32 +121,32 @@ def test_results_identical_to_direct_mode(monkeypatch):
 
 def test_exception_keeps_its_type(always):
     with pytest.raises(ValueError, match="invalid literal"):
-        isolate.call(int, "abc", deadline_s=5)
+        helper_process.call(int, "abc", deadline_s=5)
     with pytest.raises(ChildFailedError, match="exit status 3") as info:
-        isolate.call(process.call_in_child, os._exit, 3, deadline_s=5)
+        helper_process.call(process.call_in_child, os._exit, 3, deadline_s=5)
     assert info.value.exit_status == 3  # attributes survive the trip, too
 
 
 def test_helper_that_dies_is_reported(always):
     with pytest.raises(ChildFailedError, match=r"ended early \(exit status 5\)") as info:
-        isolate.call(os._exit, 5, deadline_s=5)
+        helper_process.call(os._exit, 5, deadline_s=5)
     assert info.value.exit_status == 5
 
 
 def test_printing_in_the_helper_does_not_corrupt_results(always):
-    assert isolate.call(print, "noise on the helper's stdout", deadline_s=5) is None
+    assert helper_process.call(print, "noise on the helper's stdout", deadline_s=5) is None
 
 
 def test_iterate_needs_a_generator(always):
     with pytest.raises(TypeError, match="did not return a generator"):
-        list(isolate.iterate(os.getpid, deadline_s=5))
+        list(helper_process.iterate(os.getpid, deadline_s=5))
 
 
 # -- streaming ------------------------------------------------------------------------------
 def test_iterate_streams_then_raises(always):
     got = []
     with pytest.raises(ValueError, match="failed after 3 items"):
-        for item in isolate.iterate(_count_then_fail, 3, deadline_s=5):
+        for item in helper_process.iterate(_count_then_fail, 3, deadline_s=5):
             got.append(item)
     assert got == [0, 1, 2]
 
@@ -174,10 +174,10 @@ def test_break_from_a_for_loop_leaves_nothing(always):
 
 # -- timeouts and interrupts ---------------------------------------------------------------
 def test_helper_timeout(always, monkeypatch):
-    monkeypatch.setattr(isolate, "_START_MARGIN_S", 0.5)  # the helper gets 0.3 + 0.5 s
+    monkeypatch.setattr(helper_process, "_START_MARGIN_S", 0.5)  # the helper gets 0.3 + 0.5 s
     dirs_before = _ipclab_dirs()
     with pytest.raises(ChildTimeoutError, match="missed its deadline"):
-        isolate.call(time.sleep, 30, deadline_s=0.3)
+        helper_process.call(time.sleep, 30, deadline_s=0.3)
     assert _nothing_left(dirs_before)
 
 
@@ -274,7 +274,7 @@ def test_cleanup_never_waits_on_popens_internal_lock(always):
     ``Popen.wait``'s polling loop, between taking its internal ``_waitpid_lock`` and its
     ``try``, leaves that lock held, and every later ``Popen.wait()`` blocks forever. Put the
     helper in exactly that state, then stop it: the cleanup must not need the lock."""
-    helper = isolate._Helper(time.sleep, (30,), {}, 60, "call")
+    helper = helper_process._Helper(time.sleep, (30,), {}, 60, "call")
     lock = helper.proc._waitpid_lock
     lock.acquire()
     try:

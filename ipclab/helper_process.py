@@ -5,7 +5,7 @@ multi-threaded process copies only the calling thread, so a lock held by another
 that moment stays locked forever in the child; Python 3.12+ warns about it on stderr, which
 lands in the cell and breaks nbval's comparison. ipclab therefore forks only from a
 single-threaded process. When the caller is multi-threaded, :func:`call` and :func:`iterate`
-start ``python -m ipclab.isolate`` (by ``subprocess``: fork+exec, which is safe), run the
+start ``python -m ipclab.helper_process`` (by ``subprocess``: fork+exec, which is safe), run the
 experiment there and bring back its result, or stream the values it yields.
 
 The helper leads its own session. On an interrupt (the kernel's stop button), a timeout or
@@ -14,7 +14,7 @@ fds, kill children, remove FIFOs and shared memory — then ``SIGKILL`` after a 
 and the caller removes the private directory and the shared-memory names it handed to the
 helper. Control returns within about half a second.
 
-``IPCLAB_ISOLATE`` picks the mode: ``auto`` (default: isolate when this process has more
+``IPCLAB_ISOLATE`` picks the mode: ``auto`` (default: helper_process when this process has more
 than one thread), ``always`` or ``never``.
 """
 
@@ -153,7 +153,7 @@ class _Helper:
         try:
             self.guard.install()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ipclab.isolate"],
+                [sys.executable, "-m", "ipclab.helper_process"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self.stderr,
