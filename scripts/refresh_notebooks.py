@@ -42,6 +42,11 @@ def clean(nb):
                 out["metadata"] = {}
             if out.get("output_type") == "stream" and not out.get("text"):
                 continue
+            last = kept[-1] if kept else None
+            if (last is not None and out.get("output_type") == "stream"
+                    and last.get("output_type") == "stream" and last.get("name") == out.get("name")):
+                last["text"] += out["text"]  # one print may arrive in pieces: store it whole
+                continue
             kept.append(out)
         cell.outputs = kept
     return nb

@@ -148,5 +148,5 @@ def test_the_drawing_has_an_arrow_from_every_write_end_to_every_read_end():
     arrows = [sum(isinstance(p, FancyArrowPatch) for p in ax.patches) for ax in fig.axes]
     assert arrows == [1, 4, 1]
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["after pipe(): 2 ends open", "after fork(): 4 ends open",
-                      "after each side closed the end it does not use: 2 ends open"]
+    assert titles == ["after pipe():\n2 ends open", "after fork():\n4 ends open",
+                      "after each side closed the end it does not use:\n2 ends open"]

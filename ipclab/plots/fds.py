@@ -97,7 +97,7 @@ def _draw_one(ax, pic) -> None:
     ax.set_ylim(-0.3, height + 0.9)
     ax.set_axis_off()
     count = pic.end_count
-    ax.set_title(f"{pic.title}: {count} end{'s' if count != 1 else ''} open")
+    ax.set_title(f"{pic.title}:\n{count} end{'s' if count != 1 else ''} open")
     if unclosed:
         ax.text(
             0, -0.25, "red: an end this process does not use, still open", color=_UNCLOSED, va="top"
