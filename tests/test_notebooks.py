@@ -30,7 +30,9 @@ NBVAL_ARGS = ["--nbval", "--nbval-current-env", "--nbval-cell-timeout=60",
               f"--nbval-sanitize-with={SANITIZE}"]
 EXPECTED = ["01-processes-are-isolated", "02-why-processes-talk", "03-pipes-and-fork",
             "04-blocking-and-capacity", "05-broken-pipes", "06-named-pipes",
-            "07-shared-memory", "08-the-shoot-out", "09-the-web-server"]
+            "07-shared-memory", "08-the-shoot-out", "09-the-web-server",
+            "10-deadlock-and-multiplexing", "11-processes-end", "12-unix-domain-sockets",
+            "13-shared-mappings"]
 IGNORE = "# NBVAL_IGNORE_OUTPUT"
 
 
@@ -61,7 +63,7 @@ NOTEBOOKS = _paths()
 IDS = [os.path.basename(p)[:2] for p in NOTEBOOKS]
 
 
-def test_the_nine_notebooks_are_there_in_order():
+def test_the_thirteen_notebooks_are_there_in_order():
     assert [os.path.basename(p)[:-6] for p in NOTEBOOKS] == EXPECTED
 
 
@@ -96,6 +98,21 @@ def test_every_exercise_of_the_notebook_is_checked_in_it(path):
         if "exercises.check(" in cell.source:
             assert not cell.source.startswith(IGNORE), "an exercise check must be compared"
             assert any(o.get("name") == "stdout" and o["text"].startswith("✔") for o in cell.outputs)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_coding_exercise_of_the_notebook_is_checked_in_it(path):
+    from ipclab import coding
+
+    prefix = os.path.basename(path)[:2]
+    code = "\n".join(c.source for c in _code(_read(path)))
+    checked = re.findall(r'coding\.check_code\("([^"]+)"', code)
+    assert sorted(checked) == sorted(coding.coding_ids(prefix))
+    for cell in _code(_read(path)):
+        if "coding.check_code(" in cell.source:
+            assert not _ignored(cell), "a coding check must be compared"
+            assert any(o.get("name") == "stdout" and o["text"].startswith("✔")
+                       for o in cell.outputs), cell.source
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
