@@ -180,3 +180,34 @@ def test_the_fill_exercise_asks_what_the_fill_widget_cannot_show():
     for text in (ex.hint, ex.question):
         assert f"{answer:,}" not in text and str(answer) not in text
     assert f"{answer:,}" in ex.why(answer)
+
+
+# -- grade: the grader's non-printing, non-raising twin of check ------------------------------
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_grade_gives_a_verdict_without_printing_or_raising(exercise_id, capsys):
+    right = exercises.grade(exercise_id, RIGHT[exercise_id])
+    wrong = exercises.grade(exercise_id, WRONG[exercise_id])
+    assert right == (True, right.feedback) and right.feedback.startswith("right — ")
+    assert wrong.passed is False and "Hint:" in wrong.feedback
+    assert capsys.readouterr().out == ""
+
+
+def test_grade_takes_a_known_answer_key_and_never_passes_no_answer():
+    key = exercises.answer_key("04-fill-3000")
+    assert key == fill_pipe(3000, pipe_size_bytes=32768).filled_bytes
+    assert exercises.grade("04-fill-3000", key, key).passed
+    assert not exercises.grade("04-fill-3000", key + 1, key).passed
+    for nothing in (..., None):
+        verdict = exercises.grade("04-fill-3000", nothing, key)
+        assert not verdict.passed and verdict.feedback.startswith("not answered")
+
+
+def test_check_prints_what_grade_says(capsys):
+    exercises.check("02-records", 4)
+    assert capsys.readouterr().out == f"✔ 02-records: {exercises.grade('02-records', 4).feedback}\n"
+
+
+def test_answer_name_is_the_notebooks_variable():
+    assert exercises.answer_name("04-fill-3000") == "answer_04_fill_3000"
+    with pytest.raises(ValueError, match="exercise_id must be one of"):
+        exercises.answer_name("99-nothing")
