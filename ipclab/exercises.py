@@ -407,7 +407,17 @@ def exercise_ids(notebook: str | None = None) -> list:
     """Ids of all exercises, or of one notebook's (``notebook="04"``)."""
     if notebook is not None and not isinstance(notebook, str):
         raise TypeError(f"notebook must be a str such as '04', got {notebook!r}")
-    return [i for i in EXERCISES if notebook is None or i.startswith(f"{notebook}-")]
+    from . import _answers  # notebooks 10-13 keep theirs with their chapters
+
+    mine = [i for i in EXERCISES if notebook is None or i.startswith(f"{notebook}-")]
+    return mine + _answers.exercise_ids(notebook)
+
+
+def _in_chapters(exercise_id: object) -> bool:
+    """True for an exercise of notebooks 10-13, kept with its chapter (:mod:`._answers`)."""
+    from . import _answers
+
+    return exercise_id not in EXERCISES and _answers.owns(exercise_id)
 
 
 def _get(exercise_id) -> Exercise:
@@ -462,11 +472,19 @@ _MEASURE = object()  # "measure the answer key now" (the default of grade's ``ri
 def answer_name(exercise_id: str) -> str:
     """The variable a notebook's exercise cell assigns: ``"04-fill-3000"`` →
     ``"answer_04_fill_3000"``."""
+    if _in_chapters(exercise_id):
+        from . import _answers
+
+        return _answers.answer_name(exercise_id)
     return "answer_" + _get(exercise_id).id.replace("-", "_")
 
 
 def answer_key(exercise_id: str) -> Any:
     """The right answer (measured on this kernel where it is a kernel fact; never forks)."""
+    if _in_chapters(exercise_id):
+        from . import _answers
+
+        return _answers.answer_key(exercise_id)
     return _get(exercise_id).answer()
 
 
@@ -477,6 +495,12 @@ def grade(exercise_id: str, answer: Any, right: Any = _MEASURE) -> Graded:
     learners); by default it is measured now. An unanswered exercise (``...`` or None) and
     an answer key that cannot be measured both fail, with feedback that says so.
     """
+    if _in_chapters(exercise_id):
+        from . import _answers
+
+        if right is _MEASURE:
+            return _answers.grade(exercise_id, answer)
+        return _answers.grade(exercise_id, answer, right)
     ex = _get(exercise_id)
     if answer is ... or answer is None:
         return Graded(False, f"not answered yet — replace ... with your answer. {ex.question}")
@@ -494,6 +518,11 @@ def grade(exercise_id: str, answer: Any, right: Any = _MEASURE) -> Graded:
 
 def check(exercise_id: str, answer: Any) -> None:
     """Print whether ``answer`` is right; raise :class:`WrongAnswer` if it is not."""
+    if _in_chapters(exercise_id):
+        from . import _answers
+
+        _answers.check_chapter(exercise_id, answer)
+        return
     ex = _get(exercise_id)
     passed, feedback = grade(ex.id, answer)
     message = f"{'✔' if passed else '✘'} {ex.id}: {feedback}"
