@@ -25,6 +25,8 @@ if [ $# -gt 0 ]; then
     exec "$PY" -m pytest "$@"
 fi
 ${BOUND[@]+"${BOUND[@]}"} "$PY" -m pytest tests
-if compgen -G "notebooks/*.ipynb" >/dev/null; then
-    ${BOUND[@]+"${BOUND[@]}"} "$PY" -m pytest -p no:cacheprovider "${NBVAL[@]}" notebooks
+# Strict nbval over the instructor's edition (solutions/, with stored outputs); the
+# learner's edition in notebooks/ is generated from it (tests/test_release.py: no drift).
+if compgen -G "solutions/*.ipynb" >/dev/null; then
+    ${BOUND[@]+"${BOUND[@]}"} "$PY" -m pytest -p no:cacheprovider "${NBVAL[@]}" solutions
 fi

@@ -1,7 +1,9 @@
 """Re-execute course notebooks in place and strip what changes from run to run.
 
-    .venv/bin/python scripts/refresh_notebooks.py                 # all of notebooks/
-    .venv/bin/python scripts/refresh_notebooks.py notebooks/04-*.ipynb
+    .venv/bin/python scripts/refresh_notebooks.py                 # all of solutions/
+    .venv/bin/python scripts/refresh_notebooks.py solutions/04-*.ipynb
+
+Then make the learner's edition again: `.venv/bin/python -m ipclab release`.
 
 For course authors after editing a notebook: the stored outputs are what nbval compares, so
 they must come from a fresh kernel, top to bottom. Volatile metadata (timings, widget state
@@ -64,6 +66,6 @@ def refresh(path: str, timeout_s: int = 120) -> None:
 
 
 if __name__ == "__main__":
-    paths = sys.argv[1:] or sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9]*.ipynb")))
+    paths = sys.argv[1:] or sorted(glob.glob(os.path.join(ROOT, "solutions", "[0-9]*.ipynb")))
     for p in paths:
         refresh(p)

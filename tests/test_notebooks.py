@@ -24,8 +24,8 @@ nbformat = pytest.importorskip("nbformat")
 from ipclab import exercises  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NB_DIR = os.path.join(ROOT, "notebooks")
-SANITIZE = os.path.join(NB_DIR, "sanitize.cfg")
+NB_DIR = os.path.join(ROOT, "solutions")  # the instructor's edition: the source
+SANITIZE = os.path.join(ROOT, "notebooks", "sanitize.cfg")
 NBVAL_ARGS = ["--nbval", "--nbval-current-env", "--nbval-cell-timeout=60",
               f"--nbval-sanitize-with={SANITIZE}"]
 EXPECTED = ["01-processes-are-isolated", "02-why-processes-talk", "03-pipes-and-fork",

@@ -14,7 +14,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NOTEBOOK = os.path.join(ROOT, "notebooks", "08-the-shoot-out.ipynb")
+NOTEBOOK = os.path.join(ROOT, "solutions", "08-the-shoot-out.ipynb")
 README = os.path.join(ROOT, "benchmarks", "README.md")
 
 

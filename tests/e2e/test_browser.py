@@ -32,7 +32,9 @@ def lab(tmp_path):
         pytest.skip("no Chromium here (apt-get install chromium) — the browser test needs it")
     playwright = pytest.importorskip("playwright.sync_api")
     course = tmp_path / "course"
-    shutil.copytree(ROOT / "notebooks", course)  # the learner's copy: the repo stays clean
+    # The instructor's edition (its check cells pass, so Run All runs to the end), copied:
+    # the repo stays clean.
+    shutil.copytree(ROOT / "solutions", course)
     home = tmp_path / "home"
     home.mkdir()
     server = LabServer(course, home).start()
