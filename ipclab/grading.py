@@ -405,7 +405,7 @@ def answer_keys(course: dict) -> dict:
     keys = {}
     for entry in course.values():
         for ex_id in entry["exercises"]:
-            if ex_id not in entry["coding"] and ex_id in exercises.EXERCISES:
+            if ex_id not in entry["coding"] and ex_id in exercises.exercise_ids():
                 try:
                     keys[ex_id] = exercises.answer_key(ex_id)
                 except Exception as exc:

@@ -101,6 +101,15 @@ def test_every_exercise_of_the_notebook_is_checked_in_it(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_answer_is_the_variable_the_grader_reads(path):
+    """The grader reads ``answer_<id>`` from the learner's kernel: a check cell must hand
+    ``exercises.check`` exactly that variable."""
+    code = "\n".join(c.source for c in _code(_read(path)))
+    for ex_id, var in re.findall(r'exercises\.check\("([^"]+)",\s*(\w+)\)', code):
+        assert var == exercises.answer_name(ex_id), (ex_id, var)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_every_coding_exercise_of_the_notebook_is_checked_in_it(path):
     from ipclab import coding
 
