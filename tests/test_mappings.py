@@ -239,7 +239,10 @@ def test_semaphore_figures_draw_from_the_results():
     fig = mapping_plots.semaphore_sleeps(rs)
     fig.canvas.draw()
     heights = [p.get_height() for p in fig.axes[0].patches]
-    assert heights[0] < heights[1]
+    # Each bar is its run's sleeps per 1,000 acquires (how many sleeps a run of two
+    # processes makes is up to the scheduler: the test checks the drawing, not the luck).
+    assert heights == pytest.approx([1000.0 * r.sleeps / (r.operations * r.processes)
+                                     for r in rs])
     with pytest.raises(TypeError):
         mapping_plots.semaphore_sleeps([object()])
     with pytest.raises(TypeError):
