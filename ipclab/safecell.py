@@ -277,6 +277,3 @@ def _explain_blocked(b: Blocked) -> str:
     if b.syscall in ("nanosleep", "clock_nanosleep"):
         return f"• {b.who} was sleeping (time.sleep)."
     return line + "."
-
-
-_fd_words = describe_fd  # the name an earlier checker used
