@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
+from ._signals import held_back
 from .errors import LimitError
 
 #: Set by :mod:`ipclab.helper_process` for its helper: where to put private directories.
@@ -31,11 +32,22 @@ def private_dir() -> Iterator[str]:
     parent = os.environ.get(TMPDIR_ENV)
     if parent and not os.path.isdir(parent):
         parent = None
-    path = tempfile.mkdtemp(prefix="ipclab-", dir=parent)  # mkdtemp makes it 0700
+    # An interrupt must not land between making the directory and owning it, nor halfway
+    # through removing it: both would leave the directory behind.
+    path = None
     try:
+        with held_back():
+            path = tempfile.mkdtemp(prefix="ipclab-", dir=parent)  # mkdtemp makes it 0700
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        if path is not None:
+            try:
+                with held_back():
+                    shutil.rmtree(path, ignore_errors=True)
+            finally:
+                if os.path.lexists(path):  # a stop caught just before held_back raised there
+                    with held_back():
+                        shutil.rmtree(path, ignore_errors=True)
 
 
 def shm_name() -> str:

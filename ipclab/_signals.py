@@ -85,6 +85,12 @@ def raise_stop_on(*signals: int) -> None:
         signal.signal(sig, _raise_stop)
 
 
+def _run_caught_handlers() -> None:
+    """Do nothing, in a Python frame: entering one is where CPython runs the handlers of
+    signals it has caught but not yet handled, so that one caught just before a
+    :func:`held_back` block raises before the block starts instead of inside it."""
+
+
 @contextlib.contextmanager
 def held_back() -> Iterator[set]:
     """Hold back :data:`RAISING_SIGNALS` for a few statements that must not be cut in two
@@ -94,8 +100,13 @@ def held_back() -> Iterator[set]:
     if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
         yield set()
         return
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, RAISING_SIGNALS)
+    # Read the mask before changing it: a signal already caught but not yet handled raises
+    # at the first chance, which may be right after SIG_BLOCK returns, and must not leave the
+    # signals blocked for good (the stop button would never work again).
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, RAISING_SIGNALS)
+        _run_caught_handlers()
         yield mask
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
