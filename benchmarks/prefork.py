@@ -43,6 +43,11 @@ from ipclab import process, webserver  # noqa: E402
 
 MINIMAL = "minimal fork-per-request"
 SERVERS = ("single", "fork-per-request", "prefork", MINIMAL)
+
+
+def serving_processes(name: str, args) -> int | None:
+    """How many processes serve at once, as load_run tells its client."""
+    return {"single": 1, "prefork": args.pool_size}.get(name)
 CLIENTS = ("ipclab", "ab")
 
 
@@ -98,11 +103,6 @@ def _start(name: str, args, deadline_s: float):
                            deadline_s=deadline_s)
 
 
-def _stop(server) -> None:
-    if isinstance(server, _MinimalServer):
-        server.stop()
-    else:
-        server.stop()
 
 
 # -- the two clients -------------------------------------------------------------------
@@ -142,9 +142,10 @@ def run_ab(ab: str, url: str, requests: int, concurrency: int, deadline_s: float
 
 
 def run_ipclab(port: int, requests: int, concurrency: int, body_bytes: int,
-               deadline_s: float) -> float:
+               deadline_s: float, server_processes: int | None) -> float:
     return webserver.run_client(port, requests=requests, concurrency=concurrency,
-                                body_bytes=body_bytes, deadline_s=deadline_s).requests_per_s
+                                body_bytes=body_bytes, deadline_s=deadline_s,
+                                server_processes=server_processes).requests_per_s
 
 
 # -- rounds ----------------------------------------------------------------------------
@@ -163,9 +164,10 @@ def measure_round(i: int, args, ab: str | None) -> dict:
                     rates[client] = run_ab(ab, server.url, n, args.concurrency, args.deadline)
                 else:
                     rates[client] = run_ipclab(server.port, n, args.concurrency,
-                                               args.body_bytes, args.deadline)
+                                               args.body_bytes, args.deadline,
+                                               serving_processes(name, args))
         finally:
-            _stop(server)
+            server.stop()
         out[name] = rates
     return out
 

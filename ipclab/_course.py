@@ -488,7 +488,7 @@ NOTEBOOKS = {'01-processes-are-isolated': {'coding': ['01-exit-code', '01-childr
                                    'sha256:27a8f4757dafe8bfa9767a03f988819e52383a5ee32233797741e30f63b770fc',
                                    'results = webserver.compare(("single", "fork-per-request", "'],
                                   ['cell-06',
-                                   'sha256:09ac5098a554c5c291df9f0c1f5b13d5918f21df0c439c440723329c15f11497',
+                                   'sha256:496523b43586d1dc12b68c4497a5f60f87ae956d937f515649c867f9c62995cb',
                                    '# NBVAL_IGNORE_OUTPUT'],
                                   ['cell-07',
                                    'sha256:7ca3c3253d5fd9761cd3401cdc948844256bcf1b13c69c04d8b177100c4c2a2d',

@@ -79,16 +79,22 @@ def check_client(
     return requests, concurrency, keepalive, body_bytes, deadline_s
 
 
-def _client_processes(concurrency: int) -> int:
+def _client_processes(concurrency: int, server_processes: int | None = None) -> int:
     """How many processes the client runs in: half the CPUs this process may use (the
-    server gets the other half), but 2 at least — one Python event loop costs about 1.2x
-    what ab's C loop costs per request, so on 2 CPUs one process alone fell behind a
-    prefork pool — and at most one per connection."""
+    server gets the other half), but 2 at least — one Python event loop costs more per
+    request than ab's C loop, and on 2 CPUs one process alone fell behind a prefork pool
+    (0.73x ab, against 0.97x for two) — and at most one per connection. Against a server
+    that runs in ``server_processes == 1`` process, no more than the CPUs that server
+    leaves free: on 2 CPUs a second client process took CPU from the server it measured
+    (0.63x ab, against 0.91x for one)."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 2
-    return max(1, min(concurrency, max(2, cpus // 2)))
+    processes = max(2, cpus // 2)
+    if server_processes == 1:
+        processes = min(processes, cpus - 1)
+    return max(1, min(concurrency, processes))
 
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -105,11 +111,19 @@ class Client:
     """The parent's side of a load run: the client processes, their pipes and the board."""
 
     def __init__(
-        self, port, requests, concurrency, keepalive, body, timeout_s, processes=None
+        self,
+        port,
+        requests,
+        concurrency,
+        keepalive,
+        body,
+        timeout_s,
+        processes=None,
+        server_processes=None,
     ) -> None:
         self.requests, self.keepalive = requests, keepalive
         concurrency = min(concurrency, requests)
-        processes = min(processes or _client_processes(concurrency), concurrency)
+        processes = min(processes or _client_processes(concurrency, server_processes), concurrency)
         self.concurrency = concurrency
         batch = -(-requests // MAX_TOKENS)  # ceil: at most MAX_TOKENS tokens
         self.board = Board(processes, requests)
@@ -171,15 +185,16 @@ class Client:
             )
         if done != self.requests:
             raise IpclabError(f"the HTTP client answered {done} of {self.requests} requests")
-        latencies, pids = self.board.views()
+        views = self.board.views()
         try:
+            _counts, latencies, pids = views
             lat = sorted(latencies)
             served: dict[int, int] = {}
             for pid in pids:
                 served[pid] = served.get(pid, 0) + 1
         finally:
-            latencies.release()
-            pids.release()
+            for view in views:
+                view.release()
         seconds = max(max(r["t_end"] for r in reports) - min(r["t_start"] for r in reports), 1e-9)
         return ClientResult(
             done,
@@ -224,10 +239,26 @@ def drive(
 
 
 def _run_client(
-    port, requests, concurrency, keepalive, body_bytes, deadline_s, client_processes=None
+    port,
+    requests,
+    concurrency,
+    keepalive,
+    body_bytes,
+    deadline_s,
+    client_processes=None,
+    server_processes=None,
 ) -> ClientResult:
     body = response_body(body_bytes)
-    client = Client(port, requests, concurrency, keepalive, body, deadline_s, client_processes)
+    client = Client(
+        port,
+        requests,
+        concurrency,
+        keepalive,
+        body,
+        deadline_s,
+        client_processes,
+        server_processes,
+    )
     try:
         for _ in drive(client, deadline_s, None):
             pass
@@ -245,13 +276,15 @@ def run_client(
     deadline_s: float = 60.0,
     *,
     client_processes: int | None = None,
+    server_processes: int | None = None,
 ) -> ClientResult:
     """Load any HTTP server on ``127.0.0.1:port`` with ipclab's client; a :class:`ClientResult`.
 
     The same client :func:`load_run` uses, without starting a server: for comparing with
     another client (ApacheBench) on the same server. ``concurrency`` connections (1 to 64)
     are open at once, shared out over ``client_processes`` processes (default: half the
-    CPUs, at least 2), each an event loop over non-blocking sockets. With
+    CPUs, at least 2; against a server said to run in ``server_processes=1`` process, no
+    more than the CPUs it leaves free), each an event loop over non-blocking sockets. With
     ``keepalive=False`` each request opens its own connection and sends ``Connection:
     close``. Every response must be a 200 whose body is :func:`response_body` of
     ``body_bytes`` bytes, or the run fails. ``requests``: 1 to 100,000; the run is stopped
@@ -267,5 +300,11 @@ def run_client(
             MAX_CONCURRENCY,
             "(or None: half the CPUs, 2 at least)",
         )
+    if server_processes is not None:
+        server_processes = check_int(
+            "server_processes", server_processes, 1, 1024, "(or None: not known)"
+        )
     _platform.require("fork", "pipe")
-    return helper_process.call(_run_client, port, *args, client_processes, deadline_s=args[-1])
+    return helper_process.call(
+        _run_client, port, *args, client_processes, server_processes, deadline_s=args[-1]
+    )

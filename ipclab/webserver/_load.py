@@ -97,6 +97,11 @@ class _LoadArgs(NamedTuple):
     #: Slept by the server before each 200 reply, in seconds.
     service_s: float
 
+    def server_processes(self) -> int | None:
+        """How many processes serve at once: 1 for ``single``, the pool for ``prefork``;
+        None for ``fork-per-request``, whose children come and go."""
+        return {"single": 1, "prefork": self.pool_size}.get(self.model)
+
     def server(self) -> ServerConfig:
         """The server's settings for this run. It outlives the client's deadline a little,
         so that a run that is too slow ends as a timeout here, not as refused connections
@@ -126,7 +131,13 @@ def _run_load(run: _LoadArgs, sample_interval_s: float | None = None) -> Iterato
     with Server(run.server(), run.port) as server:
         body = response_body(run.body_bytes)
         client = Client(
-            server.port, run.requests, run.concurrency, run.keepalive, body, run.deadline_s
+            server.port,
+            run.requests,
+            run.concurrency,
+            run.keepalive,
+            body,
+            run.deadline_s,
+            server_processes=run.server_processes(),
         )
         try:
             try:
