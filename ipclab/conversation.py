@@ -23,7 +23,7 @@ from typing import NamedTuple
 from . import _platform, helper_process
 from ._check import check_choice, check_int, check_seconds, errno_name
 from ._resources import close_end, open_pipe
-from .process import start_child
+from .process import ChildGroup, start_child
 
 __all__ = [
     "WrongEndResult",
@@ -85,10 +85,9 @@ class OnePipeResult(NamedTuple):
 READS_FIRST = ("parent", "child", "either")
 
 
-def _listener(r: int, go_r: int, reads_first: str, listen_s: float) -> str:
-    """The child: read the shared pipe when told to; what it got ("" if nothing)."""
-    if reads_first != "either":
-        os.read(go_r, 1)  # wait for the parent's go: the order is forced, not timed
+def _listener(r: int, reads_first: str, listen_s: float) -> str:
+    """The child: read the shared pipe once its start gate opens; what it got ("" if
+    nothing)."""
     if reads_first == "parent":  # the parent has read already: look once, do not wait
         listen_s = 0.0
     if select.select([r], [], [], listen_s)[0]:
@@ -102,11 +101,11 @@ def one_pipe_both_ways(
     """Parent writes ``message`` into a pipe shared with a child, then reads that pipe for
     the answer.
 
-    ``reads_first`` forces who reads first, with a second pipe that tells the child when
-    to read (no sleep, so the outcome does not depend on timing): ``"parent"`` (the parent
-    reads, then lets the child look), ``"child"`` (the parent lets the child read, waits
-    until it has, then looks) or ``"either"`` (no order, a race: either may win; each
-    waits at most half a second for data).
+    ``reads_first`` forces who reads first with the child's start gate, which the parent
+    opens when the child may read (no sleep, so the outcome does not depend on timing):
+    ``"parent"`` (the parent reads, then lets the child look), ``"child"`` (the parent lets
+    the child read, waits until it has, then looks) or ``"either"`` (no order, a race:
+    either may win; each waits at most half a second for data).
     """
     message = _check_message("message", message)
     reads_first = check_choice("reads_first", reads_first, READS_FIRST)
@@ -120,18 +119,18 @@ def one_pipe_both_ways(
 
 
 def _one_pipe_both_ways(message, reads_first, deadline_s) -> OnePipeResult:
+    """The order of the reads is the experiment: the child's start gate (a
+    :class:`~ipclab.process.ChildGroup` of one) opens before the parent reads
+    (``"child"``), after it (``"parent"``), or at once (``"either"``, a race)."""
     listen_s = 0.5
-    with (
-        open_pipe() as (r, w),
-        open_pipe() as (go_r, go_w),
-        start_child(
-            _listener, r, go_r, reads_first, listen_s, pass_fds=(r, w, go_r), deadline_s=deadline_s
-        ) as child,
-    ):
+    with open_pipe() as (r, w), ChildGroup(deadline_s=deadline_s) as group:
+        child = group.start(_listener, r, reads_first, listen_s, pass_fds=(r, w))
+        if reads_first == "either":
+            group.release()
         os.write(w, message.encode())  # "question" for the child
         answer = ""
         if reads_first == "child":
-            os.write(go_w, b"g")
+            group.release()
             heard = child.wait().value()  # the child has read (or looked): now us
             listen_s = 0.0
         # The "answer"... is our own question, unless the child took it first: then
@@ -139,7 +138,7 @@ def _one_pipe_both_ways(message, reads_first, deadline_s) -> OnePipeResult:
         if select.select([r], [], [], listen_s)[0]:
             answer = os.read(r, 4096).decode()
         if reads_first != "child":
-            os.write(go_w, b"g")
+            group.release()
             heard = child.wait().value()
     return OnePipeResult(message, answer, heard)
 

@@ -32,9 +32,8 @@ from typing import NamedTuple
 
 from . import _platform, helper_process
 from ._check import GIB, MIB, check_bytes, check_choice, check_int, check_int_list, check_seconds
-from ._resources import open_pipe
 from .errors import ChildTimeoutError
-from .process import start_child
+from .process import Gate, start_child
 
 __all__ = [
     "PAGE_BYTES",
@@ -84,10 +83,10 @@ class ForkWriteResult(NamedTuple):
         return self.address_in_parent == self.address_in_child
 
 
-def _child_writes(box, value: int, wrote_w: int, go_r: int) -> tuple:
+def _child_writes(box, value: int, wrote: Gate, go: Gate) -> tuple:
     box.value = value  # our copy only: the page is copied on this write
-    os.write(wrote_w, b"w")  # tell the parent: written
-    os.read(go_r, 1)  # wait until the parent has written its own value
+    wrote.open()  # tell the parent: written
+    go.wait()  # wait until the parent has written its own value
     return os.getpid(), ctypes.addressof(box), box.value
 
 
@@ -138,24 +137,26 @@ def _fork_and_write(
 
 
 def _write_in_both(box, before, child_value, parent_value, deadline_s, shared) -> ForkWriteResult:
+    """The order of the writes is the experiment: the child writes, then the parent looks
+    and writes, then the child looks — each step behind a :class:`Gate` the other opens."""
     with (
-        open_pipe() as wrote,
-        open_pipe() as go,
+        Gate() as wrote,
+        Gate() as go,
         start_child(
             _child_writes,
             box,
             child_value,
-            wrote[1],
-            go[0],
-            pass_fds=(wrote[1], go[0]),
+            wrote,
+            go,
+            pass_fds=(wrote.write_fd, go.read_fd),
             deadline_s=deadline_s,
         ) as child,
     ):
-        if os.read(wrote[0], 1) != b"w":  # EOF: the child died before writing
+        if not wrote.wait(child.seconds_left()):  # the child died before writing
             child.wait().value()
         parent_saw = box.value  # the child's write is not visible here
         box.value = parent_value
-        os.write(go[1], b"g")
+        go.open()
         child_pid, child_address, child_read = child.wait().value()
     return ForkWriteResult(
         os.getpid(),

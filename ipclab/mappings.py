@@ -33,9 +33,9 @@ from . import _platform, helper_process, shmem
 from ._answers import Question
 from ._answers import check as _check_answer
 from ._check import check_seconds
-from ._resources import close_quietly, new_pipe, private_dir
+from ._resources import private_dir
 from .mqueue import MqueueResult, message_queue, mqueue_available
-from .process import start_child
+from .process import Gate, start_child
 from .semaphores import FutexResult, Interval, SemaphoreResult, semaphore_limit, semaphore_sleeps
 
 __all__ = [
@@ -148,14 +148,14 @@ def _map_file(path: str, private: bool = False) -> tuple:
     return fd, mmap.mmap(fd, _PAGE, flags=flags)
 
 
-def _file_writer(path: str, message: bytes, reply_len: int, ready_w: int, go_r: int) -> tuple:
+def _file_writer(path: str, message: bytes, reply_len: int, stored: Gate, go: Gate) -> tuple:
     """Map the file, store ``message``, say so; once told, read the reply, then msync."""
     fd, m = _map_file(path)
     with m:
         try:
             m[: len(message)] = message  # a store: no system call
-            os.write(ready_w, b"!")
-            os.read(go_r, 1)
+            stored.open()
+            go.wait()
             reply = bytes(m[_REPLY_AT : _REPLY_AT + reply_len])
             t0 = time.monotonic()
             m.flush()  # msync(MS_SYNC): write the dirty page to the file's storage
@@ -203,42 +203,37 @@ def file_mapping(
 
 
 def _file_mapping(message: bytes, deadline_s: float) -> FileMappingResult:
+    """The order is the experiment: the writer stores, the reader reads and replies, the
+    writer reads the reply — each step behind a :class:`~ipclab.process.Gate`."""
     reply, private = message.upper(), b"private"
-    ready_r, ready_w = new_pipe()
-    go_r, go_w = new_pipe()
-    try:
-        with private_dir() as directory:
-            path = os.path.join(directory, "shared.bin")
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
-            os.ftruncate(fd, _PAGE)  # one page of zeros
-            os.close(fd)
+    with private_dir() as directory, Gate() as stored, Gate() as go:
+        path = os.path.join(directory, "shared.bin")
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        os.ftruncate(fd, _PAGE)  # one page of zeros
+        os.close(fd)
+        with start_child(
+            _file_writer,
+            path,
+            message,
+            len(reply),
+            stored,
+            go,
+            deadline_s=deadline_s,
+            pass_fds=(stored.write_fd, go.read_fd),
+        ) as writer:
+            if not stored.wait(writer.seconds_left()):  # the writer died before storing
+                writer.wait().value()
             with start_child(
-                _file_writer,
-                path,
-                message,
-                len(reply),
-                ready_w,
-                go_r,
-                deadline_s=deadline_s,
-                pass_fds=(ready_w, go_r),
-            ) as writer:
-                close_quietly(ready_w, go_r)
-                ready_w = go_r = None
-                if os.read(ready_r, 1) != b"!":  # the writer died before storing
-                    writer.wait().value()
-                with start_child(
-                    _file_reader, path, len(message), reply, deadline_s=deadline_s
-                ) as reader:
-                    seen, read = reader.wait().value()
-                os.write(go_w, b"!")
-                writer_saw, msync_s = writer.wait().value()
-            with start_child(_private_store, path, private, deadline_s=deadline_s) as c:
-                c.wait().value()
-            with open(path, "rb") as f:
-                f.seek(_PRIVATE_AT)
-                after = f.read(len(private))
-    finally:
-        close_quietly(ready_r, ready_w, go_r, go_w)
+                _file_reader, path, len(message), reply, deadline_s=deadline_s
+            ) as reader:
+                seen, read = reader.wait().value()
+            go.open()
+            writer_saw, msync_s = writer.wait().value()
+        with start_child(_private_store, path, private, deadline_s=deadline_s) as c:
+            c.wait().value()
+        with open(path, "rb") as f:
+            f.seek(_PRIVATE_AT)
+            after = f.read(len(private))
     return FileMappingResult(
         message, seen, read, reply, writer_saw, private, after, msync_s, writer.pid, reader.pid
     )

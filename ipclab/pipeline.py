@@ -5,8 +5,9 @@ What the shell does for ``ls DIR | wc -l``, step by step:
 1. ``pipe()`` — one pipe between the two programs (plus, here, one to feed the first
    program's standard input, one for the last program's output and one for error messages,
    so that the parent can show them);
-2. ``fork()`` per program — through :func:`ipclab.process.start_child`, so each child has a
-   deadline and keeps only the descriptors it is given;
+2. ``fork()`` per program — through :class:`ipclab.process.ChildGroup`, so each child has
+   a deadline, keeps only the descriptors it is given, and no program starts before all
+   are forked;
 3. in each child, ``dup2()`` the pipe ends onto 0, 1 and 2 (standard input, output, error),
    close the originals, and ``exec`` the program: ``ls`` writes into the pipe believing it
    writes to a terminal or a file, ``wc`` reads from it believing it reads a file;
@@ -28,7 +29,7 @@ from typing import NamedTuple
 from . import _platform, helper_process
 from ._check import MIB, check_choice, check_int, check_seconds
 from ._resources import close_quietly, private_dir
-from .process import start_child
+from .process import ChildGroup
 
 __all__ = ["PipelineResult", "run_pipeline", "ls_wc", "MAX_STAGES"]
 
@@ -199,18 +200,17 @@ def _run_pipeline(
         fds.extend((r, w))
         return r, w
 
-    children = []
     try:
-        in_r, in_w = pipe()
-        links = [pipe() for _ in range(n - 1)]
-        out_r, out_w = pipe()
-        err_r, err_w = pipe()
-        t0 = time.monotonic()
-        for i, argv in enumerate(commands):
-            stdin_fd = in_r if i == 0 else links[i - 1][0]
-            stdout_fd = out_w if i == n - 1 else links[i][1]
-            children.append(
-                start_child(
+        with ChildGroup(deadline_s=deadline_s) as group:
+            in_r, in_w = pipe()
+            links = [pipe() for _ in range(n - 1)]
+            out_r, out_w = pipe()
+            err_r, err_w = pipe()
+            t0 = time.monotonic()
+            for i, argv in enumerate(commands):
+                stdin_fd = in_r if i == 0 else links[i - 1][0]
+                stdout_fd = out_w if i == n - 1 else links[i][1]
+                group.start(
                     _exec_stage,
                     argv,
                     stdin_fd,
@@ -218,26 +218,21 @@ def _run_pipeline(
                     err_w,
                     sigpipe,
                     pass_fds=(stdin_fd, stdout_fd, err_w),
-                    deadline_s=deadline_s,
                 )
-            )
-        mine = {in_w, out_r, err_r}
-        unused = [fd for fd in fds if fd not in mine]
-        if close_unused:  # the children have their copies; ours would keep EOF away
-            for fd in unused:
-                os.close(fd)
-                fds.remove(fd)
-        output, errors, timed_out = _pump(in_w, input_bytes, out_r, err_r, fds, t0 + deadline_s)
-        statuses, exec_errors = [], []
-        for argv, child in zip(commands, children):
-            end = child.wait(timeout_s=0.0) if timed_out else child.wait()
-            timed_out = timed_out or end.timed_out
-            statuses.append(end.exit_status)
-            exec_errors.append(_exec_error(argv[0], end))
-        seconds = time.monotonic() - t0
+            if close_unused:  # the children have their copies; ours would keep EOF away
+                unused = [fd for fd in fds if fd not in (in_w, out_r, err_r)]
+                group.give(*unused)
+                fds[:] = [in_w, out_r, err_r]
+            group.release()
+            output, errors, timed_out = _pump(in_w, input_bytes, out_r, err_r, fds, t0 + deadline_s)
+            statuses, exec_errors = [], []
+            for argv, child in zip(commands, group.children):
+                end = child.wait(timeout_s=0.0) if timed_out else child.wait()
+                timed_out = timed_out or end.timed_out
+                statuses.append(end.exit_status)
+                exec_errors.append(_exec_error(argv[0], end))
+            seconds = time.monotonic() - t0
     finally:
-        for child in children:
-            child.close()
         close_quietly(*fds)
     return PipelineResult(
         commands,

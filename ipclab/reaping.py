@@ -28,7 +28,7 @@ from typing import NamedTuple
 from . import _platform, fdmap, helper_process
 from ._check import check_int
 from ._resources import close_quietly, open_pipe
-from .process import call_in_child, run_program, start_child
+from .process import Gate, call_in_child, run_program, start_child
 
 __all__ = [
     "Zombie",
@@ -190,18 +190,16 @@ def wait_nohang() -> NoHang:
 
 
 def _wait_nohang() -> NoHang:
-    with open_pipe() as go:
+    with Gate() as go:
         pid = os.fork()
         if pid == 0:  # the grandchild: wait to be told, then exit 3
             try:
-                os.close(go[1])
-                os.read(go[0], 1)
+                go.wait()
             finally:
                 os._exit(3)
         try:
             running = os.waitpid(pid, os.WNOHANG)
-            close_quietly(go[1])  # end of file: the child exits
-            go[1] = None
+            go.open()  # the child exits
             end = time.monotonic() + _MARGIN_S
             got = (0, 0)
             while got[0] == 0 and time.monotonic() < end:
@@ -312,7 +310,7 @@ def _orphan(subreaper: bool) -> Orphan:
     if subreaper:
         _set_subreaper()
     me = os.getpid()
-    with open_pipe() as report, open_pipe() as go:
+    with open_pipe() as report, Gate() as go:
         middle = os.fork()
         if middle == 0:  # the parent of the orphan-to-be
             try:
@@ -320,12 +318,11 @@ def _orphan(subreaper: bool) -> Orphan:
                 if os.fork() == 0:  # the orphan-to-be
                     try:
                         os.close(report[0])
-                        os.close(go[1])
                         end = time.monotonic() + _MARGIN_S
                         while os.getppid() == parent and time.monotonic() < end:
                             time.sleep(0.001)  # until its parent has exited
                         os.write(report[1], str(os.getppid()).encode())
-                        os.read(go[0], 1)  # stay until told, so it can be looked at
+                        go.wait()  # stay until told, so it can be looked at
                     finally:
                         os._exit(0)
             finally:
@@ -346,8 +343,7 @@ def _orphan(subreaper: bool) -> Orphan:
             if subreaper:
                 grandchild = next((p.pid for p in psutil.Process().children()), None)
         finally:
-            close_quietly(go[1])  # the orphan exits
-            go[1] = None
+            go.open()  # the orphan exits
             if grandchild is not None:
                 _reap(grandchild)  # ours to reap: we are its subreaper
     return Orphan(subreaper, new_parent == me, new_parent == 1, new_parent, name)

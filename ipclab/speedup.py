@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 from . import _platform, helper_process
 from ._check import check_int, check_int_list, check_seconds
-from ._resources import close_end, open_pipe
-from .process import start_child
+from ._resources import open_pipe
+from .process import ChildGroup
 
 __all__ = [
     "CHUNK",
@@ -105,29 +105,21 @@ def count_primes(limit: int = 200_000, workers: int = 2, deadline_s: float = 60.
 
 
 def _count_primes(limit: int, workers: int, deadline_s: float) -> SplitResult:
-    children = []
     partial = [0] * workers
-    with open_pipe() as ends:
+    with ChildGroup(deadline_s=deadline_s) as group, open_pipe() as ends:
         r, w = ends
-        try:
-            t0 = time.perf_counter()
-            for i in range(workers):
-                children.append(
-                    start_child(_worker, i, workers, limit, w, pass_fds=(w,), deadline_s=deadline_s)
-                )
-            close_end(ends, 1)  # only the workers write: EOF once all of them are done
-            data = bytearray()
-            while True:
-                chunk = os.read(r, 4096)
-                if not chunk:
-                    break
-                data += chunk
-            seconds = time.perf_counter() - t0
-            for child in children:
-                child.wait().value()  # raise if a worker failed
-        finally:
-            for child in children:
-                child.close()
+        t0 = time.perf_counter()
+        children = [
+            group.start(_worker, i, workers, limit, w, pass_fds=(w,)) for i in range(workers)
+        ]
+        group.give(w)  # only the workers write: EOF once all of them are done
+        ends[1] = None
+        group.release()
+        data = bytearray()
+        while chunk := os.read(r, 4096):
+            data += chunk
+        seconds = time.perf_counter() - t0
+        group.values()  # raise if a worker failed
     cpu = 0.0
     for off in range(0, len(data) - len(data) % _RECORD.size, _RECORD.size):
         index, count, cpu_seconds = _RECORD.unpack_from(data, off)

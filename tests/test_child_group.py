@@ -14,6 +14,7 @@ import pytest
 from ipclab import process
 from ipclab._resources import open_pipe
 from ipclab.errors import ChildFailedError, ChildTimeoutError
+from ipclab.process import Gate
 
 from .helpers import SLACK, keyboard_interrupt_after
 
@@ -155,3 +156,60 @@ def test_close_is_idempotent_and_wait_after_close_reports_the_kill():
     group.close()
     (end,) = group.wait()
     assert end.exit_status == -9
+
+
+# -- Gate: a one-shot signal between two processes -------------------------------------------
+def _open_after_storing(gate, fd: int) -> int:
+    os.write(fd, b"s")  # the step the other side must not overtake
+    gate.open()
+    return os.getpid()
+
+
+def _die_without_opening(gate) -> None:
+    os._exit(3)
+
+
+def _wait_then_write(gate, fd: int) -> bool:
+    opened = gate.wait()
+    os.write(fd, b"w")
+    return opened
+
+
+def test_a_gate_opened_by_a_child_lets_the_parent_on_after_the_childs_step():
+    with Gate() as stored, open_pipe() as (r, w), process.start_child(
+            _open_after_storing, stored, w, pass_fds=(stored.write_fd, w)) as child:
+        assert stored.wait(10 * SLACK) is True
+        assert os.read(r, 1) == b"s"  # the child's step came first
+        assert child.wait().value() == child.pid
+
+
+def test_a_gate_whose_opener_dies_without_opening_says_so_at_once():
+    with Gate() as gate, process.start_child(
+            _die_without_opening, gate, pass_fds=(gate.write_fd,)) as child:
+        t0 = time.monotonic()
+        assert gate.wait(10 * SLACK) is False  # end of file: no byte, the opener is gone
+        assert time.monotonic() - t0 < 5 * SLACK  # not the timeout
+        assert child.wait().exit_status == 3
+
+
+def test_a_closed_gate_keeps_its_waiter_waiting_until_it_opens_and_open_is_idempotent():
+    with Gate() as go, open_pipe() as (r, w), process.start_child(
+            _wait_then_write, go, w, pass_fds=(go.read_fd, w)) as child:
+        assert select.select([r], [], [], 0.3)[0] == []  # still waiting at the gate
+        assert not go.is_open
+        go.open()
+        go.open()
+        assert go.is_open
+        assert os.read(r, 1) == b"w"
+        assert child.wait().value() is True
+
+
+def test_a_gate_waited_for_with_a_timeout_returns_false_when_nobody_opens():
+    with Gate() as gate:
+        t0 = time.monotonic()
+        w = os.dup(gate.write_fd)  # an opener that stays but never opens
+        try:
+            assert gate.wait(0.2) is False
+            assert time.monotonic() - t0 >= 0.2
+        finally:
+            os.close(w)

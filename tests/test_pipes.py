@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import select
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -14,10 +15,22 @@ from hypothesis import strategies as st
 
 from ipclab import pipes
 from ipclab.errors import LimitError
+from ipclab.exercises import pipe_fill_model
 
 linux_only = pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="needs F_GETPIPE_SZ")
 
+# Kernel facts asked of the machine without ipclab, so the suite holds on any page size.
 PAGE = os.sysconf("SC_PAGE_SIZE")
+DEFAULT_PAGES = 16  # a new Linux pipe has 16 page buffers (PIPE_DEF_BUFFERS)
+PIPE_BUF = select.PIPE_BUF  # from the C library's <limits.h>
+
+
+def _granted(requested: int) -> int:
+    """What F_SETPIPE_SZ grants: a power-of-two number of pages, one page at least."""
+    pages = 1
+    while pages * PAGE < requested:
+        pages *= 2
+    return pages * PAGE
 
 
 def _raw_capacity() -> int:
@@ -46,32 +59,55 @@ def _kernel_allows_above_max() -> bool:
 
 # -- limits and capacity -------------------------------------------------------------------
 @linux_only
-def test_capacity_is_65536_by_fcntl_and_by_filling():
-    assert pipes.new_pipe_capacity_bytes() == _raw_capacity() == 65536
+def test_capacity_is_16_pages_by_fcntl_and_by_filling():
+    capacity = DEFAULT_PAGES * PAGE  # 65,536 bytes with 4 KiB pages
+    assert pipes.new_pipe_capacity_bytes() == _raw_capacity() == capacity
     filled = pipes.fill_pipe(1)
-    assert filled.capacity_bytes == 65536
-    assert filled.filled_bytes == 65536
-    assert filled.writes == 65536 and filled.last_write_bytes == 1
+    assert filled.capacity_bytes == capacity
+    assert filled.filled_bytes == capacity
+    assert filled.writes == capacity and filled.last_write_bytes == 1
 
 
 def test_limits():
-    assert pipes.pipe_buf_bytes() == 4096
+    assert pipes.pipe_buf_bytes() == PIPE_BUF
     with open("/proc/sys/fs/pipe-max-size") as f:
         assert pipes.pipe_max_size_bytes() == int(f.read())
 
 
-@linux_only
-@pytest.mark.parametrize("write_size, filled, writes, last", [
+# What fits in a new pipe of 16 pages of 4 KiB (Linux 6.x; the stack notes' runs).
+FILLS_WITH_4K_PAGES = [
     (100, 64_000, 640, 100),
     (4096, 65_536, 16, 4096),
     (4097, 45_066, 11, 4096),  # the last write is partial
-    (2049, 32_784, 16, 2049),  # stack notes
-    (4095, 65_520, 16, 4095),  # stack notes
+    (2049, 32_784, 16, 2049),
+    (4095, 65_520, 16, 4095),
     (1 << 20, 65_536, 1, 65_536),  # one write fills the pipe, partially
-])
-def test_fill_amounts(write_size, filled, writes, last):
+]
+
+
+@pytest.mark.parametrize("write_size, filled, writes, last", FILLS_WITH_4K_PAGES)
+def test_the_page_rule_model_gives_the_4k_page_amounts(write_size, filled, writes, last):
+    assert pipe_fill_model(write_size, pages=16, page_bytes=4096, pipe_buf_bytes=4096) == filled
+
+
+def _writes_and_last(write_size: int, filled: int) -> tuple:
+    """Writes that fill ``filled`` bytes, and the size of the last: a write of at most
+    PIPE_BUF is all or nothing, a larger one may be cut short."""
+    if write_size <= PIPE_BUF:
+        return filled // write_size, write_size
+    writes = -(-filled // write_size)
+    return writes, filled - (writes - 1) * write_size
+
+
+@linux_only
+@pytest.mark.parametrize("write_size", [row[0] for row in FILLS_WITH_4K_PAGES])
+def test_fill_amounts(write_size):
+    capacity = DEFAULT_PAGES * PAGE
+    filled = pipe_fill_model(write_size, DEFAULT_PAGES, PAGE, PIPE_BUF)
     result = pipes.fill_pipe(write_size)
-    assert result == pipes.FillResult(write_size, 65536, filled, writes, last)
+    assert result == pipes.FillResult(
+        write_size, capacity, filled, *_writes_and_last(write_size, filled)
+    )
 
 
 @linux_only
@@ -106,16 +142,16 @@ def test_large_writes_never_overfill(size):
 
 @linux_only
 def test_fill_a_resized_pipe():
-    result = pipes.fill_pipe(4096, pipe_size_bytes=5000)
-    assert result.capacity_bytes == 8192  # rounded up to two pages
-    assert result.filled_bytes == 8192
+    result = pipes.fill_pipe(PAGE, pipe_size_bytes=5000)
+    assert result.capacity_bytes == _granted(5000)  # two pages of 4 KiB: 8,192
+    assert result.filled_bytes == _granted(5000)
 
 
 # -- resizing --------------------------------------------------------------------------------
 @linux_only
 @pytest.mark.parametrize("requested, granted", [
-    (1, 4096), (4096, 4096), (4097, 8192), (65536, 65536), (65537, 131072),
-    (3 * 4096, 4 * 4096),
+    (1, PAGE), (PAGE, PAGE), (PAGE + 1, 2 * PAGE), (16 * PAGE, 16 * PAGE),
+    (16 * PAGE + 1, 32 * PAGE), (3 * PAGE, 4 * PAGE),
 ])
 def test_resize_rounds_up_to_power_of_two_pages(requested, granted):
     result = pipes.resize_pipe(requested)
@@ -267,14 +303,14 @@ def test_empty_pipe_blocks_the_reader():
     assert result.wait_channel == "" or "pipe" in result.wait_channel
 
 
-@pytest.mark.parametrize("write_size", [4096, 1, 100, 4097])
+@pytest.mark.parametrize("write_size", [PAGE, 1, 100, PAGE + 1])
 def test_full_pipe_blocks_the_writer(write_size):
     result = pipes.full_pipe_blocks_writer(reader_delay_s=0.1, write_size_bytes=write_size)
     assert result.state_while_blocked == "sleeping"
     assert result.capacity_bytes == _raw_capacity()
     # A blocking writer stops where non-blocking writes get EAGAIN: the page rule again.
     assert result.bytes_before_block == pipes.fill_pipe(write_size).filled_bytes
-    if write_size in (1, 4096):  # 1-byte writes pack pages as full as page-sized ones
+    if write_size in (1, PAGE):  # 1-byte writes pack pages as full as page-sized ones
         assert result.bytes_before_block == result.capacity_bytes
     assert result.total_bytes == result.capacity_bytes + 2 * write_size
     assert result.blocked_seconds >= 0.8 * 0.1
@@ -283,9 +319,9 @@ def test_full_pipe_blocks_the_writer(write_size):
 
 @linux_only
 def test_full_resized_pipe_blocks_the_writer_at_its_size():
-    result = pipes.full_pipe_blocks_writer(reader_delay_s=0.05, pipe_size_bytes=4096)
-    assert result.capacity_bytes == 4096
-    assert result.bytes_before_block == 4096
+    result = pipes.full_pipe_blocks_writer(reader_delay_s=0.05, pipe_size_bytes=PAGE)
+    assert result.capacity_bytes == PAGE
+    assert result.bytes_before_block == PAGE
 
 
 # -- EOF, EPIPE, SIGPIPE -------------------------------------------------------------------
@@ -320,19 +356,19 @@ def test_sigpipe_kills_a_writer_with_the_default_action():
 
 
 # -- PIPE_BUF -------------------------------------------------------------------------------
-@pytest.mark.parametrize("record_bytes", [1, 512, 4096])
+@pytest.mark.parametrize("record_bytes", [1, 512, PIPE_BUF])
 def test_writes_up_to_pipe_buf_never_tear(record_bytes):
     result = pipes.pipe_buf_atomicity(record_bytes, writers=4, records_per_writer=200)
     assert result.records_received == 800
     assert result.records_torn == 0
-    assert result.pipe_buf_bytes == 4096
+    assert result.pipe_buf_bytes == PIPE_BUF
 
 
 def test_writes_above_pipe_buf_tear_with_small_reads():
     # 4 writers, 4096-byte reads: in the stack notes' runs 4,097-byte records always tore
     # (about a quarter of them). 800 records make a run with none torn implausible.
-    result = pipes.pipe_buf_atomicity(4097, writers=4, records_per_writer=200,
-                                      read_size_bytes=4096)
+    result = pipes.pipe_buf_atomicity(PIPE_BUF + 1, writers=4, records_per_writer=200,
+                                      read_size_bytes=PIPE_BUF)
     assert result.records_received == 800
     assert result.records_torn > 0
 
@@ -368,4 +404,4 @@ def test_watch_pipe_fill_samples():
     reads = [s.read_bytes for s in samples]
     assert reads == sorted(reads) and reads[-1] > 0
     assert any(s.writer_blocked for s in samples), "the writer never blocked on a slow reader"
-    assert max(s.fill_bytes for s in samples) >= capacity - 4096
+    assert max(s.fill_bytes for s in samples) >= capacity - 4096  # the writer's write size

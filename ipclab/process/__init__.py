@@ -32,13 +32,14 @@ from ._child import (
     signal_name,
     start_child,
 )
-from ._group import ChildGroup
+from ._group import ChildGroup, Gate
 from ._program import Program, ProgramExit, reap_popen, run_program, start_program
 
 __all__ = [
     "ChildExit",
     "Child",
     "ChildGroup",
+    "Gate",
     "Supervised",
     "start_child",
     "run_child",

@@ -13,13 +13,101 @@ from .._resources import close_quietly, new_pipe
 from .._signals import held_back
 from ._child import _POLL_S, DEFAULT_DEADLINE_S, Child, ChildExit, start_child
 
-__all__ = ["ChildGroup"]
+__all__ = ["ChildGroup", "Gate"]
 
 
-def _behind_gate(gate_fd: int, target: Callable, args: tuple, kwargs: dict) -> Any:
+class Gate:
+    """A one-shot signal between related processes, over a pipe of its own.
+
+    The process that opens the gate writes one byte into the pipe and closes its ends; a
+    waiter blocks in ``read`` until then. A waiter must not hold the write end itself (or
+    an opener that dies would never give it end of file): :meth:`wait` closes this
+    process's copy first. Give a child the end it uses through ``pass_fds`` —
+    ``gate.read_fd`` to a waiter, ``gate.write_fd`` to an opener; a child started with
+    plain ``os.fork`` inherits both ends, and :meth:`wait` drops the write end there too.
+
+    ::
+
+        with Gate() as stored, start_child(store, stored, pass_fds=(stored.write_fd,)) as child:
+            # the child stores, then opens the gate: your turn
+            if not stored.wait(child.seconds_left()):   # it died (or hangs) instead
+                child.wait().value()                    # raises, saying how
+
+    With several waiters one of them reads the byte and the others read end of file: all
+    of them go on. :class:`ChildGroup`'s start gate is one of these.
+    """
+
+    def __init__(self) -> None:
+        self._ends: list = list(new_pipe())  # [read end, write end]
+        st = os.fstat(self._ends[0])
+        self._pipe = (st.st_dev, st.st_ino)  # both ends of a pipe share one inode
+
+    @property
+    def read_fd(self) -> int:
+        """The end a waiter reads (to pass to a waiting child)."""
+        return self._ends[0]
+
+    @property
+    def write_fd(self) -> int:
+        """The end an opener writes (to pass to an opening child)."""
+        return self._ends[1]
+
+    @property
+    def is_open(self) -> bool:
+        """True once this process opened the gate or let go of its write end."""
+        return self._ends[1] is None
+
+    def open(self) -> None:
+        """Open the gate: every waiter goes on. Idempotent; fine when no waiter is left."""
+        fd = self._mine(1)
+        if fd is not None:
+            try:
+                os.write(fd, b"!")
+            except BrokenPipeError:  # every waiter is gone already
+                pass
+        self.close()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the gate opens (at most ``timeout_s`` seconds, if given). True if it
+        was opened; False if every opener closed its end without opening (it died), or
+        on the timeout."""
+        close_quietly(self._mine(1))
+        self._ends[1] = None
+        fd = self._ends[0]
+        if timeout_s is not None and not select.select([fd], [], [], max(0.0, timeout_s))[0]:
+            return False
+        return os.read(fd, 1) == b"!"
+
+    def close(self) -> None:
+        """Close this process's ends of the gate's pipe. Idempotent."""
+        with held_back():  # an interrupt between closing and forgetting would leak an fd
+            close_quietly(self._mine(0), self._mine(1))
+            self._ends = [None, None]
+
+    def __enter__(self) -> Gate:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _mine(self, index: int) -> int | None:
+        """``self._ends[index]`` if that descriptor is still this gate's pipe in this
+        process (a child started with ``pass_fds`` has closed the other end, and the number
+        may since name another file)."""
+        fd = self._ends[index]
+        if fd is None:
+            return None
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            return None
+        return fd if (st.st_dev, st.st_ino) == self._pipe else None
+
+
+def _behind_gate(gate: Gate, target: Callable, args: tuple, kwargs: dict) -> Any:
     """In a child of a :class:`ChildGroup`: wait for the start, then run the target."""
-    os.read(gate_fd, 1)  # end of file when the parent opens the gate: everyone starts at once
-    os.close(gate_fd)
+    gate.wait()  # returns when the parent opens the gate: everyone starts at once
+    gate.close()
     return target(*args, **kwargs)
 
 
@@ -48,25 +136,25 @@ class ChildGroup:
         self.deadline_s = check_seconds("deadline_s", deadline_s)
         self.children: list[Child] = []
         self._given: list[int] = []
-        self._gate: list = list(new_pipe())  # [read end: the children's, write end: ours]
+        self._gate = Gate()  # the children wait on it; we open it
         self._first_failure: ChildExit | None = None
 
     def start(
         self, target: Callable, *args: Any, pass_fds: tuple[int, ...] = (), **kwargs: Any
     ) -> Child:
         """Fork a child that runs ``target(*args, **kwargs)`` once the gate opens."""
-        if self._gate[1] is None:
+        if self._gate.is_open:
             raise RuntimeError(
                 "start every child of a ChildGroup before its gate opens (release() or wait())"
             )
         child = start_child(
             _behind_gate,
-            self._gate[0],
+            self._gate,
             target,
             args,
             kwargs,
             deadline_s=self.deadline_s,
-            pass_fds=(self._gate[0], *tuple(pass_fds)),
+            pass_fds=(self._gate.read_fd, *tuple(pass_fds)),
         )
         self.children.append(child)
         return child
@@ -80,8 +168,7 @@ class ChildGroup:
         with held_back():  # an interrupt between closing and forgetting would leak an fd
             close_quietly(*self._given)
             self._given = []
-            close_quietly(*self._gate)  # closing the write end is the start signal
-            self._gate = [None, None]
+            self._gate.open()
 
     def wait(self, fail_fast: bool = False) -> list[ChildExit]:
         """Open the gate and wait for every child (each until its deadline); return how
