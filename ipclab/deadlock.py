@@ -29,7 +29,7 @@ from typing import NamedTuple
 from . import _platform, fdmap, helper_process
 from ._check import check_bytes, check_choice, check_seconds
 from ._resources import close_quietly, open_pipe
-from .process import ChildGroup, start_child
+from .process import ChildGroup, Gate, start_child
 
 __all__ = [
     "ProcessWait",
@@ -350,15 +350,18 @@ _PRINTER = (
 )
 
 
-def _run_python(out_w: int, go_r: int, mode: str) -> None:
-    """Child: stdout is the pipe; become a fresh Python that prints, then waits on ``go_r``."""
+def _run_python(out_w: int, go: Gate, mode: str) -> None:
+    """Child: stdout is the pipe; become a fresh Python that prints, then waits for ``go``.
+
+    That program is not ipclab: it keeps the gate's read end across ``exec`` and reads it
+    with a bare ``os.read`` (the byte :meth:`Gate.open` writes, or end of file)."""
     os.dup2(out_w, 1)
     os.close(out_w)
-    os.set_inheritable(go_r, True)
+    os.set_inheritable(go.read_fd, True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     code = _PRINTER.format(flush="flush=True" if mode == "print(flush=True)" else "")
-    argv = [sys.executable] + (["-u"] if mode == "python -u" else []) + ["-c", code, str(go_r)]
-    os.execve(sys.executable, argv, env)
+    argv = [sys.executable] + (["-u"] if mode == "python -u" else [])
+    os.execve(sys.executable, [*argv, "-c", code, str(go.read_fd)], env)
 
 
 def stdio_buffering(mode: str = "print", wait_s: float = 0.5) -> Buffering:
@@ -375,18 +378,18 @@ def stdio_buffering(mode: str = "print", wait_s: float = 0.5) -> Buffering:
 def _stdio_buffering(mode: str, wait_s: float) -> Buffering:
     before = bytearray()
     after = bytearray()
-    with open_pipe() as out, open_pipe() as go:
+    with open_pipe() as out, Gate() as go:
         child = start_child(
             _run_python,
             out[1],
-            go[0],
+            go,
             mode,
-            pass_fds=(out[1], go[0]),
+            pass_fds=(out[1], go.read_fd),
             deadline_s=wait_s + _MARGIN_S + 10.0,
         )
         with child:
-            close_quietly(out[1], go[0])
-            out[1] = go[0] = None
+            close_quietly(out[1])
+            out[1] = None
             # The child cannot exit before we say so. Once it waits on the go pipe its
             # print is done: what the pipe holds then is all that print sent while running.
             end = time.monotonic() + wait_s + 5.0  # Python's start-up comes first
@@ -397,8 +400,7 @@ def _stdio_buffering(mode: str, wait_s: float) -> Buffering:
                 if not chunk:
                     break
                 before += chunk
-            close_quietly(go[1])  # now exit
-            go[1] = None
+            go.open()  # now exit
             while select.select([out[0]], [], [], wait_s + _MARGIN_S)[0]:
                 chunk = os.read(out[0], 1 << 16)
                 if not chunk:

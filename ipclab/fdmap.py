@@ -15,10 +15,14 @@ empty results.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import stat
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from .process import Gate
 
 __all__ = [
     "FdInfo",
@@ -300,12 +304,12 @@ def picture(pids_and_labels, title: str = "", *, only=None, leave_out=()) -> FdP
     return FdPicture(title, tuple(boxes), tuple(sorted(links)))
 
 
-def _hold_until_told(go_fd: int, ready_fd: int, close: tuple) -> None:
-    """Child: close ``close``, say so on ``ready_fd``, hold the rest until ``go_fd`` ends."""
+def _hold_until_told(ready: Gate, hold: Gate, close: tuple) -> None:
+    """Child: close ``close``, open ``ready`` (done), keep the rest until ``hold`` ends."""
     for fd in close:
         os.close(fd)
-    os.write(ready_fd, b"!")
-    os.read(go_fd, 1)
+    ready.open()
+    hold.wait()
 
 
 def pipe_fork_stages(deadline_s: float = 10.0) -> list[FdPicture]:
@@ -322,26 +326,29 @@ def pipe_fork_stages(deadline_s: float = 10.0) -> list[FdPicture]:
 
 def _pipe_fork_stages(deadline_s: float) -> list[FdPicture]:
     from ._resources import open_pipe
-    from .process import start_child
+    from .process import Gate, start_child
 
     me = os.getpid()
     stages = []
-    with open_pipe() as ends, open_pipe() as ready, open_pipe() as go:
+    with open_pipe() as ends, Gate() as hold:  # the parent never opens hold: kill ends it
         r, w = ends
         lesson = {os.fstat(r).st_ino}
         stages.append(picture([(me, "parent")], "after pipe()", only=lesson))
         pictures = []
         for close in ((), (r,)):  # the child as fork() made it, then after it closed r
-            child = start_child(
-                _hold_until_told,
-                go[0],
-                ready[1],
-                close,
-                pass_fds=(r, w, go[0], ready[1]),
-                deadline_s=deadline_s,
-            )
-            with child:
-                os.read(ready[0], 1)
+            with (
+                Gate() as ready,
+                start_child(
+                    _hold_until_told,
+                    ready,
+                    hold,
+                    close,
+                    pass_fds=(r, w, ready.write_fd, hold.read_fd),
+                    deadline_s=deadline_s,
+                ) as child,
+            ):
+                if not ready.wait(child.seconds_left()):  # it died (or hangs) instead
+                    child.wait().value()  # raises, saying how
                 if close:
                     os.close(w)
                     ends[1] = None
@@ -371,43 +378,49 @@ def fifo_writers(writers: int = 3, deadline_s: float = 10.0) -> FdPicture:
     return helper_process.call(_fifo_writers, writers, deadline_s, deadline_s=deadline_s)
 
 
-def _open_fifo_and_hold(path: str, flags: int, go_fd: int, ready_fd: int) -> None:
+def _open_fifo_and_hold(path: str, flags: int, ready: Gate, hold: Gate) -> None:
+    """Child: open the FIFO, open ``ready`` (the open has returned), keep the FIFO open
+    until ``hold`` ends."""
     fd = os.open(path, flags)
     try:
-        os.write(ready_fd, b"!")
-        os.read(go_fd, 1)
+        ready.open()
+        hold.wait()
     finally:
         os.close(fd)
 
 
 def _fifo_writers(writers: int, deadline_s: float) -> FdPicture:
-    from ._resources import open_pipe, private_dir
-    from .process import ChildGroup
+    from ._resources import private_dir
+    from .process import ChildGroup, Gate
 
-    with private_dir() as folder, open_pipe() as ready, open_pipe() as go:
+    roles = [("reader", os.O_RDONLY)] + [(f"writer {i + 1}", os.O_WRONLY) for i in range(writers)]
+    with private_dir() as folder, contextlib.ExitStack() as gates:
         path = os.path.join(folder, "requests.fifo")
         os.mkfifo(path, 0o600)
+        # The ready gates first, as the ready pipe was: the child's open of the FIFO gets
+        # the lowest fd it does not keep, and the pictures show that number (3).
+        ready = [gates.enter_context(Gate()) for _ in roles]
+        hold = gates.enter_context(Gate())  # never opened: the group's close kills them
         with ChildGroup(deadline_s=deadline_s) as group:
-            roles = [("reader", os.O_RDONLY)] + [
-                (f"writer {i + 1}", os.O_WRONLY) for i in range(writers)
-            ]
             kids = [
                 (
                     group.start(
                         _open_fifo_and_hold,
                         path,
                         flags,
-                        go[0],
-                        ready[1],
-                        pass_fds=(go[0], ready[1]),
+                        opened,
+                        hold,
+                        pass_fds=(opened.write_fd, hold.read_fd),
                     ),
                     label,
                 )
-                for label, flags in roles
+                for (label, flags), opened in zip(roles, ready)
             ]
             group.release()
-            for _ in kids:
-                os.read(ready[0], 1)  # every open has returned: the FIFO has both sides
+            for (child, _), opened in zip(kids, ready):
+                if not opened.wait(child.seconds_left()):  # it died (or hangs) instead
+                    child.wait().value()  # raises, saying how
+            # every open has returned: the FIFO has both sides
             shot = picture(
                 [(child.pid, label) for child, label in kids],
                 f"a FIFO with one reader and {writers} writers",

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import _frames, _platform
+from ._childenv import importable_env
 from ._resources import SHM_TAG_ENV, TMPDIR_ENV
 from ._signals import InterruptGuard, Stop, kill_group, raise_stop_on
 from .errors import ChildFailedError, ChildTimeoutError, ExperimentInterrupted
@@ -143,13 +144,10 @@ class _Helper:
         self.reader = _frames.FrameReader()
         self.guard = InterruptGuard()
         request = pickle.dumps((func.__module__, func.__qualname__, args, kwargs, mode))
-        env = dict(os.environ)
+        env = importable_env()  # the helper must import this very ipclab
         env[MODE_ENV] = "never"
         env[TMPDIR_ENV] = self.tmpdir
         env[SHM_TAG_ENV] = self.shm_tag
-        # The helper must import this very ipclab, whatever the caller's working directory.
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         try:
             self.guard.install()
             self.proc = subprocess.Popen(

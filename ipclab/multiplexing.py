@@ -45,7 +45,7 @@ from .deadlock import (
     wait_all,
     write_all,
 )
-from .process import ChildGroup
+from .process import ChildGroup, Gate
 
 __all__ = [
     "ProcessWait",
@@ -162,11 +162,11 @@ def _errno_of(call) -> str:
 
 
 # -- 5. one reader, several writers ------------------------------------------------------------
-def _writer_after(go_r: int | None, done_w: int | None, out_w: int, n: int) -> None:
-    """Child: wait until the previous writer has exited (end of file on ``go_r``), write ``n``
-    bytes, exit (which closes ``done_w``: the next writer may start)."""
-    if go_r is not None:
-        os.read(go_r, 1)
+def _writer_after(turn: Gate | None, out_w: int, n: int) -> None:
+    """Child: wait for ``turn`` (the writer before holds its write end and never opens it:
+    end of file when that writer has exited), write ``n`` bytes, exit."""
+    if turn is not None:
+        turn.wait()
     write_all(out_w, b"w" * n)
 
 
@@ -198,22 +198,24 @@ def serve_pipes(
 
 def _serve_pipes(writers: int, method: str, bytes_each: int, wait_s: float) -> Served:
     pipes = [list(new_pipe()) for _ in range(writers)]
-    chain = [list(new_pipe()) for _ in range(writers - 1)]  # chain[k]: writer k+1 → k
+    turns = [Gate() for _ in range(writers - 1)]  # turns[k]: writer k+1 exits → writer k goes
     try:
         with ChildGroup(deadline_s=wait_s * (writers + 1) + _MARGIN_S + 10.0) as group:
             kids = []
             waits = []  # (call, fd) where each writer may wait: its start, its write
             for k in range(writers):
-                go = chain[k][0] if k < writers - 1 else None
-                done = chain[k - 1][1] if k > 0 else None
-                fds = tuple(fd for fd in (go, done, pipes[k][1]) if fd is not None)
+                turn = turns[k] if k < writers - 1 else None
+                fds = [pipes[k][1]]
+                if turn is not None:
+                    fds.append(turn.read_fd)
+                if k > 0:
+                    fds.append(turns[k - 1].write_fd)  # held to its exit: writer k-1's turn
                 kids.append(
-                    group.start(_writer_after, go, done, pipes[k][1], bytes_each, pass_fds=fds)
+                    group.start(_writer_after, turn, pipes[k][1], bytes_each, pass_fds=tuple(fds))
                 )
-                waits.append({("read", go), ("write", pipes[k][1])})
-            for ends in chain:  # only the children use these: the group closes ours
-                group.give(*ends)
-                ends[0] = ends[1] = None
+                waits.append({("read", turn.read_fd if turn else None), ("write", pipes[k][1])})
+            for turn in turns:  # only the children hold them now
+                turn.close()
             for ends in pipes:
                 group.give(ends[1])
                 ends[1] = None
@@ -248,8 +250,10 @@ def _serve_pipes(writers: int, method: str, bytes_each: int, wait_s: float) -> S
             )
             finished = sum(got) == writers * bytes_each and wait_all(kids, wait_s)
     finally:
-        for ends in pipes + chain:
+        for ends in pipes:
             close_quietly(*ends)
+        for turn in turns:
+            turn.close()
     return Served(method, writers, bytes_each, finished, tuple(got), tuple(heard), blocked)
 
 

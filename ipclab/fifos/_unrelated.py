@@ -13,10 +13,9 @@ import os
 import sys
 from typing import NamedTuple
 
-import ipclab
-
 from .. import _platform
 from .._check import MIB, check_int, check_seconds
+from .._childenv import importable_env
 from .._resources import private_dir
 from ..fifo_peer import MAX_REQUEST_BYTES, SERVER_FIFO, reply_for
 from ..process import start_program
@@ -24,14 +23,6 @@ from ..process import start_program
 
 def _peer_argv(deadline_s: float, *args: str) -> list:
     return [sys.executable, "-m", "ipclab.fifo_peer", "--deadline", f"{deadline_s:g}", *args]
-
-
-def _peer_env() -> dict:
-    """The environment of a peer program: it must import this very ipclab."""
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(ipclab.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return env
 
 
 def _peer_report(program) -> dict:
@@ -86,7 +77,7 @@ def unrelated_exchange(
     message = _check_message(message)
     deadline_s = check_seconds("deadline_s", deadline_s, 1.0, 600.0)
     _platform.require("mkfifo")
-    env = _peer_env()
+    env = importable_env()  # a peer program must import this very ipclab
     with private_dir() as directory:
         path = os.path.join(directory, "exchange.fifo")
         os.mkfifo(path, 0o600)
@@ -159,7 +150,7 @@ def client_server(
         raise ValueError(f"text must be one line of 1 to {limit} bytes (UTF-8), got {text!r}")
     deadline_s = check_seconds("deadline_s", deadline_s, 1.0, 600.0)
     _platform.require("mkfifo")
-    env = _peer_env()
+    env = importable_env()  # a peer program must import this very ipclab
     total = clients * requests_per_client
     # Programs, not forked functions: each is closed (killed if it still runs, reaped) on
     # any exit, in reverse order of start.
