@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import time
 from typing import NamedTuple
 
 from ._check import MAX_DEADLINE_S, check_bytes, check_choice, check_int
+from ._signals import kill_group
 from .errors import ExperimentInterrupted, IpclabError
 
 __all__ = [
@@ -195,10 +195,7 @@ def _run(argv: list, deadline_s: float) -> list:
     try:
         out, err = proc.communicate(timeout=deadline_s)
     except BaseException as exc:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_group(proc.pid)
         proc.communicate()
         if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, ExperimentInterrupted):
             raise ExperimentInterrupted(f"the C reference {os.path.basename(argv[0])}") from None
