@@ -13,7 +13,8 @@ import pytest
 
 from ipclab import coding
 from ipclab.exercises import WrongAnswer
-from tests.coding_solutions import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09
+from tests.coding_solutions import (nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09, nb10,
+                                    nb11, nb12, nb13)
 
 #: Feedback for a child nobody waited for: a zombie, or (on a busy machine) still running.
 NOT_WAITED = r"ended but nobody waited for it|was still running when your function returned"
@@ -33,6 +34,11 @@ RIGHT = [
     ("07-counter", nb07.count_together),
     ("08-exactly", nb08.receive_exactly),
     ("09-prefork", nb09.serve),
+    ("10-two-pipes", nb10.drain_both),
+    ("11-reap", nb11.reap_ended),
+    ("12-socketpair", nb12.ask_over_socket),
+    ("12-datagrams", nb12.receive_messages),
+    ("13-shared", nb13.through_memory),
 ]
 
 HANG = pytest.mark.slow  # stopped at the exercise's deadline: about a second each
@@ -152,14 +158,81 @@ WRONG = [
                  r"child \d+ was still waiting in accept\(\) after the checker had sent all its "
                  r"requests", marks=HANG),
     ("09-prefork", nb09.never_waited, NOT_WAITED),
+    pytest.param("10-two-pipes", nb10.a_then_b,
+                 r"for a writer that fills b before it writes a: your function did not finish "
+                 r"in time: your read\(\) on `a` \(fd \d+\) waited for bytes that were not "
+                 r"coming yet: the writer was blocked writing into `b` \(fd \d+\), full "
+                 r"because nobody read it", marks=HANG),
+    pytest.param("10-two-pipes", nb10.drains_the_ready_one,
+                 r"for a writer that switches between the pipes: .*your read\(\) on `a` "
+                 r"\(fd \d+\) .*the writer was blocked writing into `b`", marks=HANG),
+    ("10-two-pipes", nb10.stops_at_first_eof, r"from `a` you got 0 of its 1[05] bytes: a pipe "
+                                              r"is finished only at its own end of file"),
+    ("10-two-pipes", nb10.returns_b_first, r"you returned b's bytes first"),
+    ("10-two-pipes", nb10.closes_them, r"you closed the descriptor you were given"),
+    pytest.param("11-reap", nb11.blocking_wait,
+                 r"1 running: your function did not finish in time: your waitpid\(\) waited "
+                 r"for a child that is still running", marks=HANG),
+    ("11-reap", nb11.one_wait_only, r"2 of the 3 children that had ended were still zombies "
+                                    r"when your function returned: one waitpid\(\) collects "
+                                    r"one child"),
+    ("11-reap", nb11.raw_statuses, r"for child \d+ you returned 768: that is the raw wait "
+                                   r"status"),
+    ("11-reap", nb11.exit_status_only, r"child \d+ was killed by SIGTERM, and you returned 0 "
+                                       r"for it"),
+    ("11-reap", nb11.crashes_when_none_left, r"and none running: waitpid\(\) raised "
+                                             r"ChildProcessError \(ECHILD\)"),
+    pytest.param("12-socketpair", nb12.never_shuts_down,
+                 r"for b'why\?': your function did not finish in time: child \d+ was still "
+                 r"waiting in recv\(\) for the rest of the question", marks=HANG),
+    pytest.param("12-socketpair", nb12.parent_keeps_the_childs_end,
+                 r"your parent's recv\(\) waited for end of file after the child had "
+                 r"answered: .*your parent still held one", marks=HANG),
+    ("12-socketpair", nb12.closes_to_end_the_question,
+     r"your parent's socket was closed when it went to receive the answer: close\(\) ends "
+     r"both directions"),
+    ("12-socketpair", nb12.single_recv, r"for a 300,000-byte question: you got [\d,]+ of "
+                                        r"300,000 bytes: one recv\(\) returns what has arrived"),
+    ("12-datagrams", nb12.small_buffer, r"message 2 \(5,000 bytes\) arrived as its first "
+                                        r"1,024: a datagram is delivered whole by one recv\(\) "
+                                        r"or cut"),
+    pytest.param("12-datagrams", nb12.until_end_of_file,
+                 r"your recv\(\) waited for a message after the last one had come: a "
+                 r"datagram socket gives no end of file", marks=HANG),
+    ("12-datagrams", nb12.stops_at_empty, r"you returned 1 of 4 messages, stopping at the "
+                                          r"empty one: on a datagram socket b'' is a message"),
+    ("12-datagrams", nb12.joins_them, r"you returned 5,005 bytes starting b'hix+'.*: return a "
+                                      r"list, one bytes object per message"),
+    ("13-shared", nb13.private_mapping, r"for b'hello': your parent saw 5 zero bytes: the "
+                                        r"child's stores never reached the parent's memory — "
+                                        r"a MAP_PRIVATE page is copied"),
+    ("13-shared", nb13.mapping_after_fork, r"5 zero bytes: .* a mapping made after fork\(\) "
+                                           r"is the child's own"),
+    ("13-shared", nb13.returns_the_mapping, r"you returned a mmap \(<mmap.mmap closed=False"),
+    ("13-shared", nb13.reads_after_closing, r"a closed mapping cannot be read"),
+    ("13-shared", nb13.never_waited, NOT_WAITED),
 ]
+
+
+#: Each check runs real processes (about half a second each on a busy machine): the fast tier
+#: keeps a right and a wrong solution per group of chapters; everything else is slow.
+SLOW = pytest.mark.slow
+FAST_RIGHT = {"03-receive", "04-try-read", "08-exactly", "12-socketpair"}
+FAST_WRONG = {nb01.raw_status, nb04.counts_writes, nb08.closes_the_socket, nb11.one_wait_only}
+
+
+def _tiered(entries: list, fast) -> list:
+    """The entries as pytest params, those not ``fast`` marked slow (hangs are already)."""
+    return [e if hasattr(e, "values") else pytest.param(*e, marks=() if fast(e) else SLOW)
+            for e in entries]
 
 
 def _id(value):
     return getattr(value, "__name__", None)
 
 
-@pytest.mark.parametrize("exercise_id, solution", RIGHT, ids=[e for e, _ in RIGHT])
+@pytest.mark.parametrize("exercise_id, solution",
+                         _tiered(RIGHT, lambda e: e[0] in FAST_RIGHT), ids=[e for e, _ in RIGHT])
 def test_a_right_solution_passes_and_says_why(exercise_id, solution, capsys):
     result = coding.check_code(exercise_id, solution)
     assert result.passed and result.cases_passed == result.cases_total >= 2
@@ -169,7 +242,8 @@ def test_a_right_solution_passes_and_says_why(exercise_id, solution, capsys):
     assert printed.strip() == result.feedback
 
 
-@pytest.mark.parametrize("exercise_id, solution, feedback", WRONG, ids=_id)
+@pytest.mark.parametrize("exercise_id, solution, feedback",
+                         _tiered(WRONG, lambda e: e[1] in FAST_WRONG), ids=_id)
 def test_a_typical_mistake_gets_its_own_feedback(exercise_id, solution, feedback, capsys):
     with pytest.raises(WrongAnswer) as raised:
         coding.check_code(exercise_id, solution)
@@ -182,8 +256,8 @@ def test_a_typical_mistake_gets_its_own_feedback(exercise_id, solution, feedback
 
 def test_every_exercise_has_a_right_and_three_wrong_solutions():
     ids = coding.coding_ids()
-    assert len(ids) >= 12
-    assert {i[:2] for i in ids} >= {"01", "02", "03", "04", "05", "06", "07", "08", "09"}
+    assert len(ids) >= 18
+    assert {i[:2] for i in ids} == {f"{n:02}" for n in range(1, 14)}
     assert sorted(e for e, _ in RIGHT) == sorted(ids)
     wrong_ids = [w.values[0] if hasattr(w, "values") else w[0] for w in WRONG]
     for exercise_id in ids:
@@ -194,6 +268,7 @@ def test_every_exercise_has_a_right_and_three_wrong_solutions():
         assert len(set(mine)) == len(mine)
 
 
+@SLOW
 def test_the_source_as_a_string_is_checked_too():
     source = textwrap.dedent(inspect_source(nb01.exit_code_of_child))
     assert coding.check_code("01-exit-code", "import os\n" + source).passed
@@ -212,6 +287,7 @@ def test_a_name_the_function_lacks_is_named():
         coding.check_code("01-exit-code", source)
 
 
+@SLOW
 def test_what_the_function_prints_is_kept_apart_from_the_verdict():
     source = textwrap.dedent("""\
         import os
@@ -273,10 +349,12 @@ def test_the_package_holds_no_solution():
         inspect.getsource(importlib.import_module(f"{coding.__name__}.{m.name}"))
         for m in pkgutil.iter_modules(coding.__path__))
     for line in ("os.waitstatus_to_exitcode(", "os.execvp(", "os.dup2(", "os.mkfifo(",
-                 "struct.pack_into(", "os.set_blocking(", "O_NONBLOCK)", "SIG_IGN)\n"):
+                 "struct.pack_into(", "os.set_blocking(", "O_NONBLOCK)", "SIG_IGN)\n",
+                 "os.WNOHANG)"):
         assert line not in package, line
 
 
+@SLOW
 def test_a_function_from_a_notebook_cell_brings_its_helpers_and_earlier_ipclab_cells(
         monkeypatch):
     """As in IPython: the cell's source is registered in linecache under the cell's name; a
@@ -310,6 +388,7 @@ def test_a_function_from_a_notebook_cell_brings_its_helpers_and_earlier_ipclab_c
         del linecache.cache[name]
 
 
+@SLOW
 def test_grade_finds_the_function_by_name_and_never_prints_or_raises(capsys):
     """What a grader calls in the learner's kernel: the verdict, quietly."""
     from ipclab import coding

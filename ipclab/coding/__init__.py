@@ -32,7 +32,9 @@ end, zombies, running children, open descriptors) and picks the most useful diag
 crash before a hang, a hang before an exception, a child left behind before a wrong result, a
 wrong result before a leaked descriptor.
 
-The parts: :mod:`~ipclab.coding.catalogue` (the exercises), :mod:`~ipclab.coding.driver` and
+The parts: :mod:`~ipclab.coding.catalogue` (the exercises; those of notebooks 10–13 in
+:mod:`~ipclab.coding.catalogue_10_13`, judged by :mod:`~ipclab.coding.judges_10_13`),
+:mod:`~ipclab.coding.driver` and
 :mod:`~ipclab.coding.arrange` (in the cell's process), :mod:`~ipclab.coding.judges` and
 :mod:`~ipclab.coding.verdict` (in the checker), :mod:`~ipclab.coding.source` (what the learner
 handed in), :mod:`~ipclab.coding.values` (results on their way back), and

@@ -264,3 +264,111 @@ def arrange_prefork(case: Case, workdir: str) -> Arranged:
         return {"replies": replies, "parent": os.getpid()}
 
     return Arranged((listener, requests, children), (pid,), finish)
+
+
+def _piece(name: str, size: int) -> bytes:
+    """What the two-pipes writer puts into pipe ``name`` in one step: its letter, repeated."""
+    return name.encode() * size
+
+
+def arrange_two_pipes(case: Case, workdir: str) -> Arranged:
+    """Two pipes ``a`` and ``b`` and one writer that follows the case's steps ``(pipe,
+    bytes, pause in seconds before it)`` and closes each pipe after its last step: a
+    write into a full pipe waits until the learner reads that pipe."""
+    (steps,) = case.args
+    ends = {name: os.pipe() for name in ("a", "b")}
+    last = {name: i for i, (name, _, _) in enumerate(steps)}
+
+    def write_steps() -> None:
+        for r, _ in ends.values():
+            os.close(r)
+        for name in ("a", "b"):
+            if name not in last:
+                os.close(ends[name][1])
+        for i, (name, size, pause_s) in enumerate(steps):
+            time.sleep(pause_s)
+            data = memoryview(_piece(name, size))
+            while data:
+                data = data[os.write(ends[name][1], data) :]
+            if last[name] == i:
+                os.close(ends[name][1])
+
+    pid = _fork_helper(write_steps)
+    for _, w in ends.values():
+        os.close(w)
+
+    def finish() -> dict:
+        kept = _close(ends["a"][0], ends["b"][0])  # a writer still writing gets EPIPE and ends
+        _reap(pid)
+        return {"kept": kept}
+
+    return Arranged((ends["a"][0], ends["b"][0]), (pid,), finish)
+
+
+def _ended(pid: int) -> bool:
+    """True if child ``pid`` has ended and nobody has collected it yet (it stays a zombie)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return False
+
+
+def arrange_reap(case: Case, workdir: str) -> Arranged:
+    """Children of the cell's process, made before the learner's function runs: the ones in
+    ``endings`` (``("exit", code)`` or ``("signal", number)``) have ended (zombies, their
+    statuses waiting), ``running`` more are alive until the case is over."""
+    endings, running = case.args
+    ended: dict = {}
+    for how, number in endings:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                if how == "signal":
+                    if number != signal.SIGKILL:
+                        signal.signal(number, signal.SIG_DFL)
+                    os.kill(os.getpid(), number)
+            finally:
+                os._exit(number if how == "exit" else 99)
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # ended, not collected
+        ended[pid] = number if how == "exit" else -number
+    alive_r, alive_w = os.pipe()
+
+    def run_until_case_ends() -> None:
+        os.close(alive_w)
+        os.read(alive_r, 1)  # end of file once the case is over
+
+    alive = [_fork_helper(run_until_case_ends) for _ in range(running)]
+    os.close(alive_r)
+
+    def finish() -> dict:
+        left = [pid for pid in ended if _ended(pid)]
+        for pid in left:
+            _reap(pid)
+        os.close(alive_w)  # the running ones read end of file and end
+        for pid in alive:
+            _reap(pid)
+        return {"ended": ended, "left": left, "running": alive}
+
+    return Arranged((), (*ended, *alive), finish)
+
+
+def arrange_datagrams(case: Case, workdir: str) -> Arranged:
+    """A connected Unix datagram socketpair: the checker's end has sent the case's messages
+    and stays open (so no end of file comes) until the case is over."""
+    import socket
+
+    (messages,) = case.args
+    learner_end, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    for message in messages:  # fewer than net.unix.max_dgram_qlen: no send waits
+        peer.send(message)
+
+    def finish() -> dict:
+        kept = learner_end.fileno() != -1
+        try:
+            learner_end.close()
+        except OSError:  # the learner closed the fd under the socket object
+            kept = False
+        peer.close()
+        return {"kept": kept}
+
+    return Arranged((learner_end, len(messages)), finish=finish)

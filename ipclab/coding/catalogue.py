@@ -16,6 +16,7 @@ from .arrange import (
     arrange_read_all,
     arrange_try_read,
 )
+from .catalogue_10_13 import LIST_10_13
 from .judges import (
     RUN_EXPECT,
     judge_ask,
@@ -337,7 +338,7 @@ _LIST = [
 ]
 
 #: Every coding exercise, by id.
-EXERCISES: dict = {e.id: e for e in _LIST}
+EXERCISES: dict = {e.id: e for e in _LIST + LIST_10_13}
 
 
 def coding_ids(notebook: str | None = None) -> list:

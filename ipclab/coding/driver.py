@@ -41,6 +41,11 @@ def _exception_fields(exc: BaseException) -> tuple:
     return (type(exc).__name__, str(exc)[:200], _where(exc), getattr(exc, "errno", None))
 
 
+def _plain(args: tuple) -> tuple:
+    """The arguments as feedback may name them: ints and strs as they are, others None."""
+    return tuple(a if type(a) in (int, str) else None for a in args)
+
+
 def _learner_children(me: int, exclude: set) -> list:
     import psutil
 
@@ -81,7 +86,7 @@ def drive(exercise_id: str, func: Callable, workdir: str) -> None:
             helpers.update(arranged.pids)
             _emit(out, "helpers", i, tuple(arranged.pids))
             fds_before = {f.fd for f in fdmap.process_fds(me)}
-            _emit(out, "start", i)
+            _emit(out, "start", i, _plain(arranged.args))
             try:
                 result = func(*arranged.args)
             except BaseException as exc:  # the learner's, SystemExit included

@@ -45,7 +45,10 @@ class Exercise(NamedTuple):
     arrange: Callable | None = None
     #: Called in the checker after the generic hygiene checks: (case, observed) -> str|None.
     tidy: Callable | None = None
-    #: Feedback for a hang, by (process, syscall): process is "parent" or "child".
+    #: Feedback for a hang, by (process, syscall): process is "parent" or "child". A str
+    #: (``{pid}`` and ``{fd}`` are filled in), or a callable (blocked, args, every_blocked,
+    #: helpers) -> str or None, where ``args`` are the case's ints and strs as the cell saw
+    #: them (others None) and ``every_blocked`` includes the checker's own helpers.
     on_block: dict = {}
     #: Feedback for an exception the parent raised, by exception name.
     on_raise: dict = {}

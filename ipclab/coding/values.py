@@ -37,6 +37,10 @@ def pack(value: Any) -> Any:
         return ("__big__", len(value), hashlib.sha256(value).hexdigest(), bytes(value[:32]))
     if isinstance(value, bytearray):
         return ("__bytearray__", bytes(value))
+    if type(value) in (tuple, list) and any(
+        isinstance(v, (bytes, bytearray)) and len(v) > _BIG_BYTES for v in value
+    ):
+        return ("__seq__", type(value).__name__, tuple(pack(v) for v in value))
     try:
         if ast.literal_eval(repr(value)) == value:
             return value
@@ -50,6 +54,9 @@ def unpack(value: Any) -> Any:
         return Big(*value[1:])
     if isinstance(value, tuple) and value and value[0] == "__bytearray__":
         return bytearray(value[1])
+    if isinstance(value, tuple) and value and value[0] == "__seq__":
+        items = [unpack(v) for v in value[2]]
+        return tuple(items) if value[1] == "tuple" else items
     if isinstance(value, tuple) and value and value[0] == "__opaque__":
         return Opaque(*value[1:])
     return value

@@ -34,8 +34,10 @@ class Verdict:
         kept.append(rest)
         self.output = "".join(kept)
         self.helpers = {pid for e in self.events if e[0] == "helpers" for pid in e[2]}
-        starts = [e[1] for e in self.events if e[0] == "start"]
-        self.case = ex.cases[starts[-1]] if starts else None
+        starts = [e for e in self.events if e[0] == "start"]
+        self.case = ex.cases[starts[-1][1]] if starts else None
+        #: The arguments of that case as the cell saw them (ints and strs; others None).
+        self.args = starts[-1][2] if starts and len(starts[-1]) > 2 else ()
         #: How the case the run ended in is named in feedback.
         self.label = self.case.label if self.case is not None else ""
 
@@ -119,8 +121,12 @@ class Verdict:
         )
         for b in ([parent] if parent else []) + kids:
             text = self.ex.on_block.get(("parent" if b is parent else "child", b.syscall))
+            if callable(text):
+                text = text(b, self.args, self.report.blocked, self.helpers)
+            elif text:
+                text = text.format(pid=b.pid, fd=b.fd)
             if text:
-                return prefix + text.format(pid=b.pid)
+                return prefix + text
         if parent is None:
             if kids:
                 return prefix + self._child_block(kids[0])
@@ -257,6 +263,8 @@ class Verdict:
         if e is None:
             return None
         _, i, pid, name, text, line, err = e
+        if name == "BrokenPipeError" and (self._first("raised") or self._results()):
+            return None  # the parent closed its end (or stopped reading): that comes first
         words = self._exception_words(name, text, line, err)
         hint = (
             " — and the child then ran on into the caller's code: a child must end "
