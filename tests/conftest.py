@@ -7,6 +7,7 @@ import glob
 import os
 import stat
 import tempfile
+import threading
 import time
 
 import psutil
@@ -55,7 +56,35 @@ def _matplotlib_fonts_loaded():
 
 
 def _children() -> set:
-    """Descendants of this process, zombies included (they were never reaped)."""
+    """Descendants of this process, zombies included (they were never reaped), as
+    ``(pid, start time)``. Read down the tree from ``/proc/PID/task/TID/children``: twice a
+    test, and psutil's ``children(recursive=True)`` reads every process on the machine."""
+    if not os.path.exists(f"/proc/self/task/{threading.get_native_id()}/children"):
+        return _children_by_psutil()  # another system, or a kernel without that file
+    found = set()
+    pending = [os.getpid()]
+    while pending:
+        parent = pending.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:  # it ended meanwhile
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children") as f:
+                    pids = [int(pid) for pid in f.read().split()]
+            except OSError:
+                continue
+            for pid in pids:
+                try:
+                    found.add((pid, psutil.Process(pid).create_time()))
+                except psutil.NoSuchProcess:
+                    continue
+                pending.append(pid)
+    return found
+
+
+def _children_by_psutil() -> set:
     found = set()
     for p in psutil.Process().children(recursive=True):
         try:

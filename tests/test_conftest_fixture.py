@@ -107,3 +107,31 @@ def test_fixture_fails_a_leaky_test_and_passes_a_clean_one(tmp_path):
     assert "FIFOs left behind" in text and fifo in text
     assert "/dev/shm segments left behind" in text and os.path.basename(shm) in text
     assert "ipclab temporary directories left behind" in text and tmpdir in text
+
+
+def test_a_snapshot_names_what_was_opened_since_the_one_before():
+    # The fast tier's check of the same promise, in this process: the snapshots the fixture
+    # compares see a new fd, FIFO, ipclab temporary directory and child, and forget them
+    # once they are gone. (The run above is the fixture itself, end to end.)
+    from . import conftest
+
+    before = conftest.snapshot()
+    r, w = os.pipe()
+    fifo = os.path.join(tempfile.gettempdir(), f"leakcheck-{secrets.token_hex(6)}.fifo")
+    os.mkfifo(fifo)
+    tmpdir = tempfile.mkdtemp(prefix="ipclab-leakcheck-")
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        text = " ".join(conftest.leaks(before, conftest.snapshot()))
+    finally:
+        os.waitpid(pid, 0)
+        os.close(r)
+        os.close(w)
+        os.unlink(fifo)
+        os.rmdir(tmpdir)
+    assert f"child processes left running or unreaped: [{pid}]" in text
+    assert f"{r}: 'pipe:" in text and f"{w}: 'pipe:" in text
+    assert fifo in text and tmpdir in text
+    assert conftest.leaks(before, conftest.snapshot()) == []

@@ -138,6 +138,7 @@ def test_throughput_rejects_bad_input_before_building(kwargs, words, tmp_path, m
         creference.throughput(**args)
 
 
+@pytest.mark.slow  # waits for its deadline: 0.7 s
 @needs_cc
 def test_a_reference_that_runs_out_of_time_leaves_no_process(cache):
     path = creference.build("bw_stream").path
@@ -155,6 +156,7 @@ def test_a_reference_that_runs_out_of_time_leaves_no_process(cache):
     assert not left
 
 
+@pytest.mark.slow  # builds and runs both C benchmarks: 0.9 s
 @needs_cc
 def test_benchmark_runs_from_another_folder_and_prints_both_tables(tmp_path, cache):
     # As from notebooks/: `python ../benchmarks/run.py` finds its ipclab and its sources.
@@ -176,6 +178,7 @@ def test_benchmark_runs_from_another_folder_and_prints_both_tables(tmp_path, cac
     assert [r["mechanism"] for r in record["against_pipe"]] == ["fifo"]
 
 
+@pytest.mark.slow  # 0.9 s
 @needs_cc
 def test_an_interrupted_reference_says_so_in_one_line_and_leaves_no_process(cache):
     path = creference.build("bw_stream").path

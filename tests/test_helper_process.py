@@ -173,6 +173,7 @@ def test_break_from_a_for_loop_leaves_nothing(always):
 
 
 # -- timeouts and interrupts ---------------------------------------------------------------
+@pytest.mark.slow  # waits for its deadline: 0.8 s
 def test_helper_timeout(always, monkeypatch):
     monkeypatch.setattr(helper_process, "_START_MARGIN_S", 0.5)  # the helper gets 0.3 + 0.5 s
     dirs_before = _ipclab_dirs()
@@ -181,6 +182,7 @@ def test_helper_timeout(always, monkeypatch):
     assert _nothing_left(dirs_before)
 
 
+@pytest.mark.slow  # 0.8 s
 def test_keyboard_interrupt_while_waiting_for_the_helper(always):
     dirs_before = _ipclab_dirs()
     fired: list = []
@@ -193,6 +195,7 @@ def test_keyboard_interrupt_while_waiting_for_the_helper(always):
     assert _nothing_left(dirs_before)
 
 
+@pytest.mark.slow  # 0.8 s
 def test_interrupt_pressed_again_during_cleanup_leaves_nothing(always):
     dirs_before = _ipclab_dirs()
     fired: list = []

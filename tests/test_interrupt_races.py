@@ -7,6 +7,8 @@ import random
 import signal
 import time
 
+import pytest
+
 from ipclab._resources import private_dir
 from ipclab._signals import RAISING_SIGNALS, held_back
 
@@ -41,6 +43,7 @@ def _interrupt_at_random_moments(body):
     return interrupted
 
 
+@pytest.mark.slow  # an interrupt at every point: 0.5 s
 def test_a_private_dir_is_gone_whenever_the_interrupt_lands(tmp_path, monkeypatch):
     monkeypatch.setenv("IPCLAB_TMPDIR", str(tmp_path))
 

@@ -106,6 +106,7 @@ def test_experiment_prints_its_result_and_nothing_else(kernel):
     assert out["errors"] == [] and out["other"] == []
 
 
+@pytest.mark.slow  # every experiment in a real kernel: 0.8 s
 def test_experiments_raise_no_warning_even_when_all_are_shown(kernel):
     code = (
         "import warnings, ipclab\n"
@@ -244,6 +245,7 @@ def test_safe_cell_forks_prints_and_warns_nothing(kernel):
     assert kernel.descendants() == []
 
 
+@pytest.mark.slow  # waits for its deadline: 1.7 s
 def test_safe_cell_cut_at_its_deadline_names_the_blocked_read_and_the_open_write_end(kernel):
     kernel.run("%load_ext ipclab")
     t0 = time.monotonic()
@@ -259,6 +261,7 @@ def test_safe_cell_cut_at_its_deadline_names_the_blocked_read_and_the_open_write
     assert kernel.descendants() == []
 
 
+@pytest.mark.slow  # real kernel
 def test_safe_cell_keeps_definitions_for_later_cells_and_the_notebook(kernel):
     kernel.run("%load_ext ipclab")
     first = kernel.run("%%ipclab --quiet\nimport os\nGREETING = 'hi'\n"

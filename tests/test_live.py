@@ -89,6 +89,7 @@ def test_an_interrupt_inside_the_experiment_is_raised_as_the_experiment_said_it(
     assert stopped.value is said
 
 
+@pytest.mark.slow  # 0.6 s
 def test_a_real_interrupt_stops_within_a_second_and_leaves_nothing():
     """The leak fixture checks that the writer child and the helper are gone."""
     t0 = time.monotonic()
@@ -120,6 +121,7 @@ def _redraw_fill(fig, got):
     ax.plot([s.t_seconds for s in got], [s.fill_bytes for s in got])
 
 
+@pytest.mark.slow  # a sweep: 0.9 s
 def test_live_throughput_grows_point_by_point():
     frames = []
     points = live.live_throughput(("pipe",), (4096, 65536), repeats=1, max_fps=60,

@@ -325,6 +325,9 @@ def test_every_plot_module_exports_what_it_defines():
         assert module.__all__, name
         for attr in module.__all__:
             assert getattr(plots, attr) is getattr(module, attr), f"{name}.{attr}"
+    from ipclab.plots import _helpers
+
+    assert not set(_helpers.__all__) & set(dir(plots)), "the plot modules' helpers are not API"
 
 
 def test_style_displays_nothing_in_ipython_but_keeps_its_repr():

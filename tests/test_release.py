@@ -31,17 +31,25 @@ def _release(*args, cwd=None):
                           capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
-@pytest.fixture
-def course(tmp_path):
-    """Marked copies of two real course notebooks in tmp_path/solutions, released into
-    tmp_path/notebooks with a manifest at tmp_path/_course.py."""
-    src = tmp_path / "solutions"
+@pytest.fixture(scope="module")
+def _released(tmp_path_factory):
+    """Marked copies of two real course notebooks in solutions/, released into notebooks/
+    with a manifest at _course.py: made once (a release takes a second or two)."""
+    base = tmp_path_factory.mktemp("course")
+    src = base / "solutions"
     src.mkdir()
     for name in ("04-blocking-and-capacity", "05-broken-pipes"):
         shutil.copy(os.path.join(SOURCE_DIR, name + ".ipynb"), src)
-    done = _release("--mark", "--source", str(src), "--out", str(tmp_path / "notebooks"),
-                    "--manifest", str(tmp_path / "_course.py"))
+    done = _release("--mark", "--source", str(src), "--out", str(base / "notebooks"),
+                    "--manifest", str(base / "_course.py"))
     assert done.returncode == 0, done.stderr
+    return base
+
+
+@pytest.fixture
+def course(tmp_path, _released):
+    """A copy of the released course of :func:`_released` in tmp_path, for this test alone."""
+    shutil.copytree(_released, tmp_path, dirs_exist_ok=True)
     return tmp_path
 
 
@@ -148,6 +156,7 @@ def test_other_functions_of_a_solution_become_def_docstring_and_dots():
     compile(stub, "stub", "exec")
 
 
+@pytest.mark.slow  # four releases: 7 s
 def test_release_is_deterministic_and_check_sees_drift(course):
     out = course / "notebooks"
     args = ["--source", str(course / "solutions"), "--out", str(out),
@@ -186,17 +195,30 @@ def test_the_manifest_lists_exercises_and_locked_cells(course):
         _read(course / "solutions" / "04-blocking-and-capacity.ipynb").cells[1].source)]
 
 
-def test_bad_input_is_a_clear_error(tmp_path):
-    done = _release("--source", str(tmp_path / "nope"))
-    assert done.returncode == 2 and "--source must be a folder" in done.stderr
+def _release_here(capsys, *args):
+    """``python -m ipclab release ARGS`` in this process (a program each costs a second
+    here): its exit status and what it wrote to stderr."""
+    from ipclab.cli import main
+
+    try:
+        status = main(["release", *args])
+    except SystemExit as stop:
+        status = stop.code
+    return status, capsys.readouterr().err
+
+
+def test_bad_input_is_a_clear_error(tmp_path, capsys):
+    status, err = _release_here(capsys, "--source", str(tmp_path / "nope"))
+    assert status == 2 and "--source must be a folder" in err
     (tmp_path / "empty").mkdir()
-    done = _release("--source", str(tmp_path / "empty"), "--out", str(tmp_path / "o"),
-                    "--manifest", "none")
-    assert done.returncode == 2 and "found none" in done.stderr
-    done = _release("--mark", "--check", "--source", str(tmp_path / "empty"))
-    assert done.returncode == 2 and "--mark" in done.stderr
+    status, err = _release_here(capsys, "--source", str(tmp_path / "empty"),
+                                "--out", str(tmp_path / "o"), "--manifest", "none")
+    assert status == 2 and "found none" in err
+    status, err = _release_here(capsys, "--mark", "--check", "--source", str(tmp_path / "empty"))
+    assert status == 2 and "--mark" in err
 
 
+@pytest.mark.slow  # a release: 1.6 s (test_bad_input_is_a_clear_error stays fast)
 def test_an_unmarked_exercise_stops_the_release(tmp_path):
     src = tmp_path / "solutions"
     src.mkdir()
@@ -213,6 +235,7 @@ def test_an_unmarked_exercise_stops_the_release(tmp_path):
 
 
 # -- the repository itself (once solutions/ is the source) -----------------------------------
+@pytest.mark.slow  # a release of the whole course: 2-5 s
 @pytest.mark.skipif(not TWO_EDITIONS, reason="the course has one edition so far")
 def test_notebooks_are_exactly_the_release_of_solutions():
     done = _release("--check", "--source", SOLUTIONS, "--out", NOTEBOOKS, cwd=ROOT)

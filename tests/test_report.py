@@ -192,6 +192,7 @@ def test_out_dir_that_is_a_file_is_refused(tmp_path):
         report.build_report(path)
 
 
+@pytest.mark.slow  # a program: 0.6 s
 def test_cli_rejects_an_unknown_section(tmp_path):
     proc = subprocess.run(
         [

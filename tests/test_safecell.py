@@ -38,6 +38,7 @@ def test_correct_pipe_code_is_clean():
     assert safecell.explain(report) == "✔ your code finished and left nothing behind."
 
 
+@pytest.mark.slow  # waits for its deadline: 0.6 s
 def test_parent_keeping_the_write_end_blocks_its_own_read_until_the_deadline():
     report = run("""
         import os
@@ -56,6 +57,7 @@ def test_parent_keeping_the_write_end_blocks_its_own_read_until_the_deadline():
         safecell.explain(report)
 
 
+@pytest.mark.slow  # waits for its deadline: 0.6 s
 def test_a_child_keeping_the_write_end_is_named_as_the_holder():
     report = run("""
         import os, time
@@ -73,6 +75,7 @@ def test_a_child_keeping_the_write_end_is_named_as_the_holder():
     assert child.how == "running"
 
 
+@pytest.mark.slow  # waits for its deadline: 0.6 s
 def test_a_full_pipe_blocks_the_writer_and_the_report_says_nobody_read():
     report = run("""
         import os
@@ -85,6 +88,7 @@ def test_a_full_pipe_blocks_the_writer_and_the_report_says_nobody_read():
     assert "the write end of a full pipe: nobody read it" in safecell.explain(report)
 
 
+@pytest.mark.slow  # waits for its deadline: 0.6 s
 def test_waiting_for_a_child_that_never_ends():
     report = run("""
         import os, time
@@ -99,6 +103,7 @@ def test_waiting_for_a_child_that_never_ends():
     assert "waiting for a child that had not ended" in safecell.explain(report)
 
 
+@pytest.mark.slow  # waits for its deadline: 0.6 s
 def test_opening_a_fifo_blocks_until_the_other_end_opens(tmp_path):
     report = run("""
         import os
@@ -130,6 +135,7 @@ def test_zombie_never_waited_for_is_reported_with_its_exit_status():
     assert "ended (exit status 3) but was never waited for" in safecell.explain(report)
 
 
+@pytest.mark.slow  # waits for its deadline: 0.6 s
 def test_zombie_killed_by_a_signal_says_which():
     report = run("""
         import os, signal, time
@@ -168,14 +174,15 @@ def test_descriptors_left_open_are_listed_with_their_direction():
 
 
 def test_shared_memory_left_behind_is_removed():
+    name = f"ipclab_test_left_behind_{os.getpid()}"  # /dev/shm is shared by suites run at once
     report = run("""
         from multiprocessing import shared_memory, resource_tracker
-        seg = shared_memory.SharedMemory(name="ipclab_test_left_behind", create=True, size=4096)
+        seg = shared_memory.SharedMemory(name="NAME", create=True, size=4096)
         resource_tracker.unregister(seg._name, "shared_memory")  # as a learner's C code would
         seg.close()
-    """)
-    assert report.removed == ("the shared-memory segment /ipclab_test_left_behind",)
-    assert not os.path.exists("/dev/shm/ipclab_test_left_behind")
+    """.replace("NAME", name))
+    assert report.removed == (f"the shared-memory segment /{name}",)
+    assert not os.path.exists(f"/dev/shm/{name}")
 
 
 def test_an_exception_shows_the_learners_traceback_only():

@@ -172,6 +172,7 @@ def test_bad_input_is_refused_before_any_fork(func, kwargs, exc, name):
 
 
 # -- deadlines and interrupts ----------------------------------------------------------------
+@pytest.mark.slow  # waits for its deadline: 0.5 s
 def test_a_server_whose_client_never_comes_misses_its_deadline_and_leaves_nothing():
     # The body run directly: a server waiting for a second client that is never started.
     import ipclab.sockets as s

@@ -39,7 +39,8 @@ def test_sweep_yields_one_point_per_size_and_mechanism_sizes_outer():
         _check_point(p, p.mechanism, p.message_bytes, "free", 2)
 
 
-@pytest.mark.parametrize("size", [1, 7, 100, 70_000])
+@pytest.mark.parametrize("size", [pytest.param(1, marks=pytest.mark.slow),  # 150,001 messages: 1.6 s
+                                  7, 100, 70_000])
 def test_sweep_handles_awkward_sizes(size):
     # 1 and 7 bytes: too small for a sequence number; 70,000: more than a pipe holds; the
     # total is not a multiple of the size (rounded up to whole messages).
@@ -151,6 +152,65 @@ def test_placement_cpus():
         assert a != b
 
 
+_SWEEP_IN_A_PROGRAM = (
+    "import sys\n"
+    "from ipclab.throughput import sweep\n"
+    "for p in sweep(('pipe',), (4096,), repeats=1, placement=sys.argv[1], run_seconds=0.05):\n"
+    "    print(p.placement, flush=True)\n"
+)
+
+
+def _cpus_seen_while(proc: subprocess.Popen) -> dict:
+    """Poll ``proc``'s descendants until it ends: for each pid, the CPUs its affinity mask
+    allowed when it held one CPU only, and the CPUs the kernel last ran it on then
+    (``/proc/PID/stat`` field 39, psutil's ``cpu_num``), as ``{pid: (masks, ran_on)}``."""
+    seen: dict = {}
+    while proc.poll() is None:
+        try:
+            children = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            break
+        for child in children:
+            try:
+                mask = frozenset(child.cpu_affinity())
+                ran_on = child.cpu_num()
+            except psutil.NoSuchProcess:
+                continue
+            if len(mask) == 1:  # pinned (a child starts with its parent's mask, then pins)
+                masks, cpus = seen.setdefault(child.pid, (set(), set()))
+                masks.add(mask)
+                cpus.add(ran_on)
+        time.sleep(0.002)
+    return seen
+
+
+@pytest.mark.skipif(not TWO_CPUS, reason="pinning to two CPUs needs sched_setaffinity and two")
+@pytest.mark.parametrize("placement", [pytest.param("same", marks=pytest.mark.slow), "split"])
+def test_placement_pins_the_children_to_the_cpus_asked_for(placement):
+    # Watched from outside, on the real children of a sweep: their affinity masks and the
+    # CPU each was last scheduled on, not just that sched_setaffinity was accepted.
+    writer_cpu, reader_cpu = throughput.placement_cpus(placement)
+    proc = subprocess.Popen([sys.executable, "-c", _SWEEP_IN_A_PROGRAM, placement],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = _cpus_seen_while(proc)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert out.split() == [placement]
+    assert seen, "no child of the sweep was ever seen pinned to one CPU"
+    for pid, (masks, ran_on) in seen.items():
+        assert len(masks) == 1, f"child {pid} was pinned to {masks}: moved after pinning"
+        (mask,) = masks
+        assert mask <= {writer_cpu, reader_cpu}, f"child {pid} pinned to {set(mask)}"
+        assert ran_on == set(mask), f"child {pid}, pinned to {set(mask)}, ran on {ran_on}"
+    pinned_to = {cpu for masks, _ in seen.values() for mask in masks for cpu in mask}
+    assert pinned_to == {writer_cpu, reader_cpu}
+
+
 @pytest.mark.skipif(not HAS_AFFINITY, reason="no sched_setaffinity")
 def test_split_placement_on_one_cpu_is_a_clear_error():
     allowed = os.sched_getaffinity(0)
@@ -252,6 +312,7 @@ def test_bench_table_is_readable():
     assert "128 messages × 1 runs" in lines[1]
 
 
+@pytest.mark.slow  # 0.8 s
 def test_bench_runs_are_time_based_unless_told_otherwise():
     done = _bench("--json", "--mechanisms", "pipe", "--sizes", "4096", "--repeats", "2",
                   "--run-seconds", "0.01", "--latency")
@@ -260,17 +321,18 @@ def test_bench_runs_are_time_based_unless_told_otherwise():
     assert thr["messages_per_run"] >= 1 and lat["round_trips_per_run"] >= 1
 
 
+# A command each (0.3-0.5 s): three stay in the fast tier.
 @pytest.mark.parametrize("args, words", [
     (["--sizes", "0"], "sizes_bytes"),
-    (["--sizes", "-64"], "sizes_bytes"),
-    (["--sizes", str(2**30 + 1)], "1 GiB"),
+    pytest.param(["--sizes", "-64"], "sizes_bytes", marks=pytest.mark.slow),
+    pytest.param(["--sizes", str(2**30 + 1)], "1 GiB", marks=pytest.mark.slow),
     (["--sizes", "big"], "--sizes"),
-    (["--repeats", "0"], "repeats"),
+    pytest.param(["--repeats", "0"], "repeats", marks=pytest.mark.slow),
     (["--mechanisms", "pipe,telegraph"], "telegraph"),
-    (["--placement", "moon"], "placement"),
-    (["--total-bytes", "0"], "total_bytes"),
-    (["--latency", "--round-trips", "0"], "round_trips"),
-    (["--run-seconds", "0"], "run_seconds"),
+    pytest.param(["--placement", "moon"], "placement", marks=pytest.mark.slow),
+    pytest.param(["--total-bytes", "0"], "total_bytes", marks=pytest.mark.slow),
+    pytest.param(["--latency", "--round-trips", "0"], "round_trips", marks=pytest.mark.slow),
+    pytest.param(["--run-seconds", "0"], "run_seconds", marks=pytest.mark.slow),
 ])
 def test_bench_rejects_bad_options(args, words):
     done = _bench(*args, timeout=30)

@@ -279,6 +279,7 @@ def test_workers_die_with_a_killed_master():
         socket.create_connection((ws.HOST, server.port), timeout=5).close()
 
 
+@pytest.mark.slow  # waits for its deadline
 def test_server_stops_by_itself_at_its_deadline():
     server = ws.serve("prefork", pool_size=2, deadline_s=0.3)
     try:
@@ -326,6 +327,7 @@ def test_service_time_is_spent_on_each_request():
     assert r.p50_seconds >= 0.02  # structural: every reply waited at least that long
 
 
+@pytest.mark.slow  # waits for its deadline
 def test_load_run_that_misses_its_deadline_is_stopped():
     with pytest.raises(ChildTimeoutError, match="deadline of 0.3 s"):
         ws.load_run("single", requests=1000, concurrency=2, service_s=0.05, deadline_s=0.3)
@@ -380,6 +382,7 @@ def test_watch_load_stops_cleanly_when_the_loop_breaks():
     it.close()  # like `break`: the server and the clients stop; the leak check is the test
 
 
+@pytest.mark.slow  # a real load through the helper process
 def test_load_run_through_the_helper_process(monkeypatch):
     monkeypatch.setenv("IPCLAB_ISOLATE", "always")  # as in a Jupyter kernel
     r = ws.load_run("prefork", requests=10, concurrency=2, pool_size=2)
@@ -388,6 +391,7 @@ def test_load_run_through_the_helper_process(monkeypatch):
     assert samples[-1].result.requests == 10
 
 
+@pytest.mark.slow  # 0.5 s
 def test_keyboard_interrupt_during_a_load_run_leaves_nothing_behind():
     # A real SIGINT, sent by another process while the client threads run.
     assert threading.active_count() == 1
@@ -474,6 +478,7 @@ def test_client_reports_a_refused_connection():
         ws.run_client(port, requests=3, concurrency=2, client_processes=2)
 
 
+@pytest.mark.slow  # 0.6 s
 def test_client_interrupted_leaves_nothing_behind():
     # A real SIGINT while the client processes load a slow server; the leak check (no
     # child, no fd left) is the rest of the test.
@@ -541,6 +546,7 @@ def test_fork_per_request_stop_ends_and_reaps_children_still_serving():
     assert wait_for(lambda: all(not psutil.pid_exists(p) for p in kids), 3.0)
 
 
+@pytest.mark.slow  # 1.1 s
 def test_fork_per_request_children_die_with_a_killed_master():
     # What an interrupt does: close() SIGKILLs the master's process group, children too.
     server = ws.serve("fork-per-request", body_bytes=16)

@@ -122,6 +122,7 @@ def test_fill_explorer(capsys):
     assert "45,066 bytes fit" in out and "predicts 45,066" in out
 
 
+@pytest.mark.slow  # waits for its deadline: 0.5 s
 def test_conversation_explorer_hang_case(capsys):
     box = widgets.conversation_explorer()
     box.run(messages="a, b", close_unused_ends=False)
@@ -169,6 +170,7 @@ def test_a_real_error_keeps_its_whole_traceback(capsys):
 
 
 # -- the stop button ----------------------------------------------------------------------
+@pytest.mark.slow  # 1.0 s
 def test_an_interrupt_stops_the_run_in_one_line_and_drops_the_queued_runs(capsys):
     box = widgets.fill_level_explorer()
     t0 = time.monotonic()

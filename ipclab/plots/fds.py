@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from ._style import OKABE_ITO, _as_list, _need, new_figure
+from ._helpers import as_list, need
+from ._style import OKABE_ITO, new_figure
 
 __all__ = ["fd_picture"]
 
@@ -27,8 +28,8 @@ def fd_picture(pictures):
     """Draw one or several moments (``ipclab.fdmap.pipe_fork_stages()``) side by side."""
     if hasattr(pictures, "processes"):
         pictures = [pictures]
-    pictures = _as_list(pictures, "pictures")
-    _need(pictures, "pictures", ("title", "processes", "pipes"))
+    pictures = as_list(pictures, "pictures")
+    need(pictures, "pictures", ("title", "processes", "pipes"))
     widest = max(len(p.processes) for p in pictures)
     fig, axes = new_figure(
         1, len(pictures), squeeze=False, figsize=(max(4.0, 2.6 * widest) * len(pictures), 3.6)

@@ -6,16 +6,9 @@ Figure.
 
 from __future__ import annotations
 
-from ._style import (
-    OKABE_ITO,
-    _as_list,
-    _legend_below,
-    _log2_axis,
-    _need,
-    _size_label,
-    mechanism_color,
-    new_figure,
-)
+from .._format import size_label
+from ._helpers import as_list, legend_below, log2_axis, need
+from ._style import OKABE_ITO, mechanism_color, new_figure
 
 __all__ = ["torn_records"]
 
@@ -33,8 +26,8 @@ def torn_records(pipe=None, fifo=None, pipe_buf_bytes: int | None = None):
     series = {}
     for name, results in (("pipe", pipe), ("FIFO", fifo)):
         if results is not None:
-            results = _as_list(results, name.lower())
-            _need(results, name.lower(), _FIELDS)
+            results = as_list(results, name.lower())
+            need(results, name.lower(), _FIELDS)
             series[name] = sorted(results, key=lambda r: r.record_bytes)
     if not series:
         raise ValueError("torn_records needs pipe or fifo results (or both), got neither")
@@ -67,7 +60,7 @@ def torn_records(pipe=None, fifo=None, pipe_buf_bytes: int | None = None):
             pipe_buf_bytes,
             color="black",
             linestyle=":",
-            label=f"PIPE_BUF = {_size_label(pipe_buf_bytes)}",
+            label=f"PIPE_BUF = {size_label(pipe_buf_bytes)}",
         )
         ax.axvspan(
             min(sizes + [pipe_buf_bytes]) / 1.5,
@@ -77,10 +70,10 @@ def torn_records(pipe=None, fifo=None, pipe_buf_bytes: int | None = None):
             linewidth=0,
             label="atomic: never torn",
         )
-    _log2_axis(ax, "x", min(sizes), max(sizes))
+    log2_axis(ax, "x", min(sizes), max(sizes))
     ax.set_ylim(-3, 105)
     ax.set_xlabel("record size (one write() each)")
     ax.set_ylabel("records torn (%)")
     ax.set_title("Writes up to PIPE_BUF stay whole")
-    _legend_below(fig)
+    legend_below(fig)
     return fig

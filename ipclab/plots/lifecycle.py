@@ -5,7 +5,8 @@ Plotting only: the functions take results of :mod:`ipclab.lifecycle` and return 
 
 from __future__ import annotations
 
-from ._style import OKABE_ITO, _as_list, _legend_below, _need, new_figure
+from ._helpers import as_list, legend_below, need
+from ._style import OKABE_ITO, new_figure
 
 __all__ = ["signals_received"]
 
@@ -21,8 +22,8 @@ def signals_received(counts):
     """Signals received against signals sent while blocked, one line per signal
     (:class:`ipclab.lifecycle.SignalCount` items), with the line where every signal
     arrives."""
-    counts = _as_list(counts, "counts")
-    _need(counts, "counts", ("signal_name", "sent", "received"))
+    counts = as_list(counts, "counts")
+    need(counts, "counts", ("signal_name", "sent", "received"))
     fig, ax = new_figure()
     names = list(dict.fromkeys(c.signal_name for c in counts))
     top = max(c.sent for c in counts)
@@ -54,5 +55,5 @@ def signals_received(counts):
     ax.set_xlabel("signals sent while the receiver had them blocked")
     ax.set_ylabel("signals it then received")
     ax.set_title("Standard signals do not count; real-time signals queue")
-    _legend_below(fig)
+    legend_below(fig)
     return fig

@@ -5,7 +5,8 @@ Plotting only: takes ``ipclab.mappings`` results and returns a Figure.
 
 from __future__ import annotations
 
-from ._style import OKABE_ITO, _as_list, _need, new_figure
+from ._helpers import as_list, need
+from ._style import OKABE_ITO, new_figure
 
 __all__ = ["semaphore_timeline", "semaphore_sleeps"]
 
@@ -16,7 +17,7 @@ def semaphore_timeline(result):
 
     ``result``: a ``SemaphoreResult`` (``ipclab.mappings.semaphore_limit``).
     """
-    _need([result], "result", ("value", "processes", "max_inside", "intervals"))
+    need([result], "result", ("value", "processes", "max_inside", "intervals"))
     fig, ax = new_figure(figsize=(7.0, 1.2 + 0.35 * len(result.intervals)))
     for row, iv in enumerate(result.intervals):
         ax.barh(
@@ -45,8 +46,8 @@ def semaphore_sleeps(results):
 
     ``results``: ``FutexResult`` records (``ipclab.mappings.semaphore_sleeps``).
     """
-    results = _as_list(results, "results")
-    _need(results, "results", ("contended", "operations", "processes", "sleeps"))
+    results = as_list(results, "results")
+    need(results, "results", ("contended", "operations", "processes", "sleeps"))
     fig, ax = new_figure()
     names, per_k, labels, colors = [], [], [], []
     for r in results:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import statistics
 
-from ._style import OKABE_ITO, _as_list, _legend_below, _need, new_figure
+from ._helpers import as_list, legend_below, need
+from ._style import OKABE_ITO, new_figure
 
 __all__ = ["wakeup_cost", "wakeup_summary"]
 
@@ -22,8 +23,8 @@ _MARKERS = {"select": "o", "poll": "s", "epoll": "^"}
 def wakeup_summary(samples) -> dict:
     """``{method: [(pipes, median_s, min_s, max_s), ...]}`` from
     :class:`ipclab.multiplexing.WakeupSample` items, seconds per call, pipes ascending."""
-    samples = _as_list(samples, "samples")
-    _need(samples, "samples", ("method", "pipes", "seconds_per_call"))
+    samples = as_list(samples, "samples")
+    need(samples, "samples", ("method", "pipes", "seconds_per_call"))
     runs: dict = {}
     for s in samples:
         runs.setdefault(s.method, {}).setdefault(s.pipes, []).append(s.seconds_per_call)
@@ -65,5 +66,5 @@ def wakeup_cost(samples):
     ax.set_xlabel("pipes watched (one of them ready)")
     ax.set_ylabel("time per call (µs)")
     ax.set_title("One process, N pipes: the cost of asking which is ready")
-    _legend_below(fig)
+    legend_below(fig)
     return fig

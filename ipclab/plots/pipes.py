@@ -6,16 +6,9 @@ none measures anything.
 
 from __future__ import annotations
 
-from ._style import (
-    OKABE_ITO,
-    _as_list,
-    _legend_below,
-    _log2_axis,
-    _need,
-    _size_formatter,
-    _size_label,
-    new_figure,
-)
+from .._format import size_label
+from ._helpers import as_list, kib_formatter, legend_below, log2_axis, need, size_formatter
+from ._style import OKABE_ITO, new_figure
 
 __all__ = ["draw_fill_level", "fill_by_write_size", "setpipe_granted", "pipe_fill_level"]
 
@@ -35,8 +28,8 @@ def fill_by_write_size(results, capacity_bytes: int | None = None):
     """
     from matplotlib.patches import Patch
 
-    results = _as_list(results, "results")
-    _need(results, "results", ("write_size_bytes", "filled_bytes", "capacity_bytes"))
+    results = as_list(results, "results")
+    need(results, "results", ("write_size_bytes", "filled_bytes", "capacity_bytes"))
     results = sorted(results, key=lambda r: r.write_size_bytes)
     if capacity_bytes is None:
         capacity_bytes = next((r.capacity_bytes for r in results if r.capacity_bytes), None)
@@ -64,22 +57,22 @@ def fill_by_write_size(results, capacity_bytes: int | None = None):
                 capacity_bytes,
                 color="black",
                 linestyle="--",
-                label=f"capacity (F_GETPIPE_SZ) {_size_label(capacity_bytes)}",
+                label=f"capacity (F_GETPIPE_SZ) {size_label(capacity_bytes)}",
             )
         )
     ax.set_xticks(
         list(x),
-        [_size_label(r.write_size_bytes) for r in results],
+        [size_label(r.write_size_bytes) for r in results],
         **({"rotation": 40, "ha": "right", "rotation_mode": "anchor"} if len(results) > 5 else {}),
     )
-    ax.yaxis.set_major_formatter(_size_formatter())
+    ax.yaxis.set_major_formatter(size_formatter())
     top = max(filled + [capacity_bytes or 0])
     ax.set_ylim(0, top * 1.08)
     ax.set_yticks([top * k / 4 for k in range(5)] if top % 4 == 0 else ax.get_yticks())
     ax.set_xlabel("size of each write")
     ax.set_ylabel("bytes that fit")
     ax.set_title("What fits depends on the write size")
-    _legend_below(fig, handles, max_cols=2)
+    legend_below(fig, handles, max_cols=2)
     ax.grid(axis="x", visible=False)
     return fig
 
@@ -111,8 +104,8 @@ def setpipe_granted(results, pipe_max_size_bytes: int | None = None, page_bytes:
         from ..pipes import PAGE_BYTES
 
         page_bytes = PAGE_BYTES
-    results = _as_list(results, "results")
-    _need(results, "results", ("requested_bytes", "granted_bytes", "error"))
+    results = as_list(results, "results")
+    need(results, "results", ("requested_bytes", "granted_bytes", "error"))
     results = sorted(results, key=lambda r: r.requested_bytes)
     ok = [r for r in results if r.granted_bytes is not None]
     refused = [r for r in results if r.granted_bytes is None]
@@ -155,16 +148,16 @@ def setpipe_granted(results, pipe_max_size_bytes: int | None = None, page_bytes:
             pipe_max_size_bytes,
             color="black",
             linestyle="--",
-            label=f"pipe-max-size = {_size_label(pipe_max_size_bytes)}",
+            label=f"pipe-max-size = {size_label(pipe_max_size_bytes)}",
         )
-    _log2_axis(ax, "x", lo, hi * 2)
+    log2_axis(ax, "x", lo, hi * 2)
     bottom = max(1, min(r.granted_bytes for r in ok) // 4) if ok else lo
-    _log2_axis(ax, "y", bottom, top)
+    log2_axis(ax, "y", bottom, top)
     ax.set_ylim(bottom, top * 1.5)  # the diagonal below the smallest grant adds nothing
     ax.set_xlabel("size requested (F_SETPIPE_SZ)")
     ax.set_ylabel("capacity granted")
     ax.set_title("F_SETPIPE_SZ rounds up to 2ⁿ pages")
-    _legend_below(fig, max_cols=2)
+    legend_below(fig, max_cols=2)
     return fig
 
 
@@ -180,12 +173,6 @@ def _blocked_spans(samples):
     if start is not None:
         spans.append((start, samples[-1].t_seconds))
     return spans
-
-
-def _kib_formatter():
-    from matplotlib.ticker import FuncFormatter
-
-    return FuncFormatter(lambda x, pos: f"{x / 1024:,.0f} KiB")
 
 
 def draw_fill_level(axes, samples, duration_s: float | None = None) -> None:
@@ -210,11 +197,11 @@ def draw_fill_level(axes, samples, duration_s: float | None = None) -> None:
     top.plot(t, fill, color=OKABE_ITO["blue"], label="bytes in the pipe")
     if capacity:
         top.axhline(
-            capacity, color="black", linestyle="--", label=f"capacity {_size_label(capacity)}"
+            capacity, color="black", linestyle="--", label=f"capacity {size_label(capacity)}"
         )
         top.set_ylim(0, capacity * 1.3)
         top.set_yticks([capacity * k / 2 for k in range(3)])
-    top.yaxis.set_major_formatter(_kib_formatter())
+    top.yaxis.set_major_formatter(kib_formatter())
     top.set_ylabel("queued")
     top.set_title("Fast writer, slow reader")
     read = [getattr(s, "read_bytes", 0) for s in samples]
@@ -223,7 +210,7 @@ def draw_fill_level(axes, samples, duration_s: float | None = None) -> None:
     )
     bottom.plot(t, read, color=OKABE_ITO["bluish green"], linestyle="--", label="read")
     bottom.set_ylim(bottom=0)
-    bottom.yaxis.set_major_formatter(_kib_formatter())
+    bottom.yaxis.set_major_formatter(kib_formatter())
     import math
 
     from matplotlib.ticker import MultipleLocator
@@ -231,7 +218,7 @@ def draw_fill_level(axes, samples, duration_s: float | None = None) -> None:
     most = max([r + f for r, f in zip(read, fill)] + [capacity or 4096])
     bottom.yaxis.set_major_locator(MultipleLocator(max(4096, 2 ** math.ceil(math.log2(most / 3)))))
     bottom.set_ylabel("so far")
-    _legend_below(top.figure)
+    legend_below(top.figure)
     end = duration_s if duration_s else (t[-1] if t else 1.0)
     bottom.set_xlim(0, end)
     bottom.set_xlabel("time (s)")
@@ -244,8 +231,8 @@ def pipe_fill_level(samples, duration_s: float | None = None):
     ``samples``: :class:`ipclab.FillSample` records from ``watch_pipe_fill``; the time axis
     runs to ``duration_s`` seconds (default: the last sample).
     """
-    samples = _as_list(samples, "samples")
-    _need(
+    samples = as_list(samples, "samples")
+    need(
         samples,
         "samples",
         ("t_seconds", "fill_bytes", "capacity_bytes", "writer_blocked", "read_bytes"),

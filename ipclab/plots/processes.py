@@ -3,7 +3,8 @@ worker processes."""
 
 from __future__ import annotations
 
-from ._style import OKABE_ITO, _as_list, _log2_axis, _need, new_figure
+from ._helpers import as_list, log2_axis, need
+from ._style import OKABE_ITO, new_figure
 
 __all__ = ["cow_faults", "fork_cost", "speedup_vs_workers"]
 
@@ -11,8 +12,8 @@ __all__ = ["cow_faults", "fork_cost", "speedup_vs_workers"]
 def cow_faults(results):
     """Page faults of a forked child that reads or writes every page of an inherited buffer,
     against the buffer size (:class:`ipclab.isolation.CowFaultsResult` items)."""
-    results = _as_list(results, "results")
-    _need(results, "results", ("buffer_bytes", "pages", "access", "child_minor_faults"))
+    results = as_list(results, "results")
+    need(results, "results", ("buffer_bytes", "pages", "access", "child_minor_faults"))
     fig, ax = new_figure()
     sizes = sorted({r.buffer_bytes for r in results})
     pages = {r.buffer_bytes: r.pages for r in results}
@@ -45,7 +46,7 @@ def cow_faults(results):
         zorder=3,
         label="pages in the buffer",
     )
-    _log2_axis(ax, "x", sizes[0], sizes[-1])
+    log2_axis(ax, "x", sizes[0], sizes[-1])
     ax.set_yscale("log")
     ax.set_xlabel("buffer the parent filled before fork()")
     ax.set_ylabel("page faults in the child")
@@ -58,8 +59,8 @@ def fork_cost(points):
     """Time for ``fork()`` to return against the private memory the parent holds, with the
     spread of the repeats (:class:`ipclab.isolation.ForkCostPoint` items; touched and
     untouched buffers drawn as separate lines)."""
-    points = _as_list(points, "points")
-    _need(
+    points = as_list(points, "points")
+    need(
         points,
         "points",
         ("buffer_bytes", "touched", "median_fork_seconds", "min_fork_seconds", "max_fork_seconds"),
@@ -91,8 +92,8 @@ def fork_cost(points):
 def speedup_vs_workers(points):
     """Speedup over one worker against the number of worker processes
     (:class:`ipclab.speedup.SpeedupPoint` items), with the ideal ``min(workers, CPUs)``."""
-    points = _as_list(points, "points")
-    _need(points, "points", ("workers", "speedup", "cpus"))
+    points = as_list(points, "points")
+    need(points, "points", ("workers", "speedup", "cpus"))
     points = sorted(points, key=lambda p: p.workers)
     fig, ax = new_figure()
     workers = [p.workers for p in points]

@@ -5,7 +5,8 @@ Plotting only: takes ``ipclab.shm.counter_race`` results and returns a Figure.
 
 from __future__ import annotations
 
-from ._style import OKABE_ITO, _as_list, _need, new_figure
+from ._helpers import as_list, need
+from ._style import OKABE_ITO, new_figure
 
 __all__ = ["race_lost_updates"]
 
@@ -19,8 +20,8 @@ def race_lost_updates(results):
     for one or more process counts). Each bar is labelled with the count lost and its share
     of the expected total.
     """
-    results = _as_list(results, "results")
-    _need(results, "results", _FIELDS)
+    results = as_list(results, "results")
+    need(results, "results", _FIELDS)
     groups = sorted({r.processes for r in results})
     fig, ax = new_figure()
     width = 0.38

@@ -5,7 +5,8 @@ Plotting only: takes ``ipclab.sockets.message_boundaries`` results and returns a
 
 from __future__ import annotations
 
-from ._style import OKABE_ITO, _as_list, _need, mechanism_color, new_figure
+from ._helpers import as_list, need
+from ._style import OKABE_ITO, mechanism_color, new_figure
 
 __all__ = ["message_boundaries"]
 
@@ -31,8 +32,8 @@ def message_boundaries(results):
 
     ``results``: ``BoundaryResult`` records (one per kind, the same messages).
     """
-    results = _as_list(results, "results")
-    _need(results, "results", _FIELDS)
+    results = as_list(results, "results")
+    need(results, "results", _FIELDS)
     fig, ax = new_figure(figsize=(7.0, 0.9 + 0.75 * len(results)))
     widest = max(sum(map(len, r.sent)) for r in results)
     for row, r in enumerate(reversed(results)):

@@ -6,17 +6,9 @@ Plotting only: takes ``ThroughputPoint`` / ``LatencyPoint`` records from
 
 from __future__ import annotations
 
-from ._style import (
-    _as_list,
-    _log2_axis,
-    _log10_axis,
-    _need,
-    _rate_formatter,
-    _seconds_formatter,
-    _size_label,
-    mechanism_color,
-    new_figure,
-)
+from .._format import size_label
+from ._helpers import as_list, log2_axis, log10_axis, need, rate_formatter, seconds_formatter
+from ._style import mechanism_color, new_figure
 
 __all__ = ["draw_throughput", "throughput_vs_size", "latency_bars"]
 
@@ -89,9 +81,9 @@ def draw_throughput(ax, points, reference=None, sizes=None) -> None:
         + [p.message_bytes for p in (reference or [])]
     )
     lo, hi = (min(all_sizes), max(all_sizes)) if all_sizes else (1, 1 << 20)
-    _log2_axis(ax, "x", lo, hi)
+    log2_axis(ax, "x", lo, hi)
     ax.set_xlim(lo / 1.3, hi * 1.3)
-    _log10_axis(ax, "y", _rate_formatter())
+    log10_axis(ax, "y", rate_formatter())
     ax.set_xlabel("message size")
     ax.set_ylabel("throughput")
     ax.set_title("Throughput (median; band: min–max of runs)")
@@ -105,11 +97,11 @@ def throughput_vs_size(points, reference=None):
     colour, their min–max as a bar at each size. Several placements (same CPU, split) get
     different line styles.
     """
-    points = _as_list(points, "points")
-    _need(points, "points", _TP_FIELDS)
+    points = as_list(points, "points")
+    need(points, "points", _TP_FIELDS)
     if reference is not None:
         reference = list(reference)
-        _need(reference, "reference", _TP_FIELDS)
+        need(reference, "reference", _TP_FIELDS)
     fig, ax = new_figure()
     draw_throughput(ax, points, reference)
     return fig
@@ -121,8 +113,8 @@ def latency_bars(points):
     ``points``: ``LatencyPoint`` records. The y axis is logarithmic when the values span
     more than a factor of 20.
     """
-    points = _as_list(points, "points")
-    _need(points, "points", _LAT_FIELDS)
+    points = as_list(points, "points")
+    need(points, "points", _LAT_FIELDS)
     sizes = sorted({p.message_bytes for p in points})
     keys = list(dict.fromkeys((p.mechanism, getattr(p, "placement", None)) for p in points))
     mechanisms = list(dict.fromkeys(m for m, _ in keys))
@@ -156,10 +148,10 @@ def latency_bars(points):
         )
     values = [p.min_seconds for p in points if p.min_seconds > 0] + [p.max_seconds for p in points]
     if values and max(values) / max(min(values), 1e-12) > 20:
-        _log10_axis(ax, "y", _seconds_formatter())
+        log10_axis(ax, "y", seconds_formatter())
     else:
-        ax.yaxis.set_major_formatter(_seconds_formatter())
-    ax.set_xticks(range(len(sizes)), [_size_label(s) for s in sizes])
+        ax.yaxis.set_major_formatter(seconds_formatter())
+    ax.set_xticks(range(len(sizes)), [size_label(s) for s in sizes])
     ax.set_xlabel("message size (one round trip)")
     ax.set_ylabel("round-trip latency")
     ax.set_title("Latency (median, min–max)")

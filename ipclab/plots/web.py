@@ -6,7 +6,8 @@ and returns a Figure.
 
 from __future__ import annotations
 
-from ._style import _as_list, _need, mechanism_color, new_figure
+from ._helpers import as_list, need
+from ._style import mechanism_color, new_figure
 
 __all__ = ["draw_rps_over_time", "rps_over_time", "rps_by_model", "requests_per_pid"]
 
@@ -24,7 +25,7 @@ def _by_model(samples_by_model, what="samples_by_model") -> dict:
     if not out:
         raise ValueError(f"{what} must hold at least one model, got an empty dict")
     for model, samples in out.items():
-        _need(samples, f"{what}[{model!r}]", _SAMPLE_FIELDS)
+        need(samples, f"{what}[{model!r}]", _SAMPLE_FIELDS)
     return out
 
 
@@ -92,8 +93,8 @@ def rps_by_model(results):
 
     ``results``: ``LoadResult`` records (``load_run(model)`` per model).
     """
-    results = _as_list(results, "results")
-    _need(results, "results", ("model", "requests_per_s"))
+    results = as_list(results, "results")
+    need(results, "results", ("model", "requests_per_s"))
     fig, ax = new_figure()
     names = [str(r.model) for r in results]
     bars = ax.bar(
@@ -129,8 +130,8 @@ def requests_per_pid(results, share_scale: bool = True):
     """
     if not isinstance(share_scale, bool):
         raise TypeError(f"share_scale must be True or False, got {share_scale!r}")
-    results = _as_list(results, "results")
-    _need(results, "results", ("model", "served_by_pid"))
+    results = as_list(results, "results")
+    need(results, "results", ("model", "served_by_pid"))
     fig, axes = new_figure(1, len(results), squeeze=False, sharey=share_scale)
     top = max([n for r in results for n in dict(r.served_by_pid).values()] + [1])
     for i, (ax, r) in enumerate(zip(axes[0], results)):

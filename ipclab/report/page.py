@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .formatting import number
+from .._format import number
 
 __all__ = ["render_page"]
 

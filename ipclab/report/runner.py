@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import IO, Any, NamedTuple
 
 from .._check import check_bool, check_choice, check_choice_list, check_int
+from .._format import ProgressLine, bar, jsonable
 from .catalogue import SECTIONS, SectionData
-from .formatting import jsonable
 from .page import render_page
 
 __all__ = ["Section", "ReportResult", "build_report"]
@@ -64,37 +64,8 @@ class ReportResult(NamedTuple):
     quick: bool
 
 
-class Progress:
-    """A progress bar on ``stream``: redrawn in place on a terminal, one line per step
-    otherwise; silent unless ``enabled``."""
-
-    def __init__(self, total: int, stream: IO[str], enabled: bool):
-        self.total, self.stream, self.enabled = total, stream, enabled
-        self.tty = enabled and _isatty(stream)
-        self.t0 = time.monotonic()
-
-    def step(self, done: int, what: str) -> None:
-        if not self.enabled:
-            return
-        cells = 24 * done // self.total
-        line = (
-            f"report [{'#' * cells}{'.' * (24 - cells)}] {done}/{self.total} "
-            f"{time.monotonic() - self.t0:5.1f} s  {what}"
-        )
-        self.stream.write("\r" + line + "\033[K" if self.tty else line + "\n")
-        self.stream.flush()
-
-    def close(self, text: str) -> None:
-        if self.enabled:
-            self.stream.write("\r" + text + "\033[K\n" if self.tty else text + "\n")
-            self.stream.flush()
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
+def _step(line: ProgressLine, done: int, total: int, what: str) -> None:
+    line.show(f"report {bar(done / total)} {done}/{total} {line.seconds:5.1f} s  {what}")
 
 
 def _save(fig: Any, out_dir: str, name: str, dpi: int) -> tuple[str, str]:
@@ -179,27 +150,28 @@ def build_report(
 
     t0 = time.monotonic()
     started = datetime.datetime.now(datetime.timezone.utc)
-    bar = Progress(len(chosen) + 2, stream if stream is not None else sys.stderr, progress)
+    progress_line = ProgressLine(stream if stream is not None else sys.stderr, progress)
+    steps = len(chosen) + 2
     done: list[Section] = []
     paths: list[str] = []
     with plots.style(style):
-        bar.step(0, "machine facts")
+        _step(progress_line, 0, steps, "machine facts")
         from ..facts import format_facts, measure_facts
 
         facts = measure_facts()
         for i, (key, title, func) in enumerate(chosen):
-            bar.step(i + 1, title)
+            _step(progress_line, i + 1, steps, title)
             section, written = _run_section(key, title, func, quick, out, dpi)
             done.append(section)
             paths.extend(written)
-        bar.step(len(chosen) + 1, "writing index.html and report.json")
+        _step(progress_line, steps - 1, steps, "writing index.html and report.json")
         meta = _meta(started, quick, style, time.monotonic() - t0)
         json_path = _write_json(out, meta, facts, done)
         html_path = os.path.join(out, "index.html")
         with open(html_path, "w", encoding="utf-8") as f:
             f.write(render_page(meta, facts, format_facts(facts), done, out))
     failed = sum(s.status == "failed" for s in done)
-    bar.close(
+    progress_line.close(
         f"report: {len(done) - failed} of {len(done)} sections ({failed} failed) "
         f"in {time.monotonic() - t0:.1f} s -> {html_path}"
     )

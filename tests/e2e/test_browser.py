@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "04-blocking-and-capacity.ipynb"
 ARTIFACTS = ROOT / ".e2e"  # screenshots land here (git-ignored)
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]  # JupyterLab in Chromium: 10-20 s each
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ ARTIFACTS = ROOT / ".e2e"  # screenshots land here (git-ignored)
 LIVE_S = 6.0
 BACKENDS = ("inline", "widget")
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # JupyterLab in Chromium: 10-25 s each
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from ..formatting import duration, number, spread
+from ..._format import duration, number, spread
 from .data import SectionData
 
 __all__ = ["cow", "fork_cost", "speedup", "fill", "setpipe", "fill_level", "torn", "race"]

@@ -7,7 +7,7 @@ directly (a renamed parameter fails the section, loudly), imported where they ar
 
 from __future__ import annotations
 
-from ..formatting import duration, number, rate, spread
+from ..._format import duration, number, rate, spread
 from .data import SectionData
 
 __all__ = [
