@@ -229,6 +229,7 @@ def test_an_interrupt_stops_each_experiment_and_leaves_nothing(experiment):
 
 
 # -- figures and exercises -------------------------------------------------------------------
+@pytest.mark.slow  # 1.1 s: runs the semaphore experiments
 def test_semaphore_figures_draw_from_the_results():
     sl = mappings.semaphore_limit(2, 3, hold_s=0.01)
     fig = mapping_plots.semaphore_timeline(sl)

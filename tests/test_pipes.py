@@ -110,6 +110,7 @@ def test_fill_amounts(write_size):
     )
 
 
+@pytest.mark.slow  # 1.5 s: hypothesis over 4,096 sizes
 @linux_only
 @settings(max_examples=30, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -303,7 +304,8 @@ def test_empty_pipe_blocks_the_reader():
     assert result.wait_channel == "" or "pipe" in result.wait_channel
 
 
-@pytest.mark.parametrize("write_size", [PAGE, 1, 100, PAGE + 1])
+@pytest.mark.parametrize("write_size", [
+    PAGE, pytest.param(1, marks=pytest.mark.slow), 100, PAGE + 1])  # 1 byte a write: 1.25 s
 def test_full_pipe_blocks_the_writer(write_size):
     result = pipes.full_pipe_blocks_writer(reader_delay_s=0.1, write_size_bytes=write_size)
     assert result.state_while_blocked == "sleeping"
@@ -391,6 +393,7 @@ def test_a_shell_from_os_system_keeps_sigpipe_ignored_and_yes_gets_epipe():
 
 
 # -- fill level over time -------------------------------------------------------------------
+@pytest.mark.slow  # 0.7 s: a real fill sampled over time
 def test_watch_pipe_fill_samples():
     samples = list(pipes.watch_pipe_fill(duration_s=0.6, reader_chunk_bytes=8192,
                                          reader_interval_s=0.1, sample_interval_s=0.01))

@@ -42,6 +42,7 @@ def test_count_primes_round_robin_is_deterministic():
     assert a == speedup.count_primes(10_000, 3).partial_counts
 
 
+@pytest.mark.slow  # 1.2 s: real CPU-bound workers
 def test_speedup_points_for_requested_workers_and_plot():
     points = list(speedup.speedup(5000, workers=(2, 3), repeats=3))
     assert [p.workers for p in points] == [2, 3]  # 1 worker measured as baseline, not yielded
