@@ -2,22 +2,25 @@
 
 An answer the kernel can give is measured (``measure``, never forking); any other is kept
 only as a salted SHA-256 digest of its normal form (``digest``), so reading the source does
-not give it away. :func:`check` prints one line — ``✔`` and why, or ``✘`` and the next hint
-— and raises :class:`ipclab.exercises.WrongAnswer` on a wrong or missing answer, so a
-notebook run under nbval fails.
+not give it away. Typical wrong answers are kept the same way (``mistakes``: digest → the
+hint that answers that mistake). :func:`check` prints one line — ``✔`` and why, or ``✘`` and
+a hint — and raises :class:`WrongAnswer` on a wrong or missing answer, so a notebook run
+under nbval fails. :mod:`ipclab.exercises` is the public entry point.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .exercises import WrongAnswer
-
 __all__ = [
+    "WrongAnswer",
+    "Graded",
     "Question",
+    "MEASURE",
     "check",
     "digest_of",
     "normal_form",
@@ -25,17 +28,41 @@ __all__ = [
     "exercise_ids",
     "owns",
     "check_chapter",
+    "shown",
+    "question_of",
+    "first_hint",
+    "grade_question",
     "answer_name",
     "answer_key",
     "grade",
 ]
 
 _SALT = "ipclab-exercise-v1"
-#: The module that holds the checked exercises (its ``EXERCISES``) of each later chapter,
-#: imported only when one of them is asked for.
-CHAPTERS = {"10": "multiplexing", "11": "lifecycle", "12": "sockets", "13": "mappings"}
+#: The module that holds the checked exercises (its ``EXERCISES``) of each chapter, imported
+#: only when one of them is asked for.
+CHAPTERS = {
+    **{f"{n:02d}": "answer_keys" for n in range(1, 10)},
+    "10": "multiplexing",
+    "11": "lifecycle",
+    "12": "sockets",
+    "13": "mappings",
+}
 #: Hints given so far, by exercise id: each wrong try gives the next one.
 _tries: dict = {}
+#: Most integers a ``"number"`` answer is compared with (its tolerance band).
+_BAND_MAX = 100_000
+
+
+class WrongAnswer(AssertionError):
+    """An exercise answer is wrong (or missing). An AssertionError, so that nbval fails."""
+
+
+class Graded(NamedTuple):
+    """The verdict on one answer: ``passed`` and a one-line ``feedback`` (why it is right,
+    or a hint that does not give the answer away)."""
+
+    passed: bool
+    feedback: str
 
 
 class Question(NamedTuple):
@@ -47,12 +74,16 @@ class Question(NamedTuple):
     #: Salted digest of the right answer's normal form (:func:`digest_of`); or None.
     digest: str | None = None
     #: ``"exact"`` (an int or a bytes/str value), ``"bool"``, ``"choice"`` (text, case- and
-    #: space-insensitive).
+    #: space-insensitive), ``"number"`` (an integer key; answers within ``tolerance``).
     kind: str = "exact"
-    #: Why the answer is right; ``{answer}`` is replaced by it.
-    why: str = ""
+    #: Why the answer is right; ``{answer}`` is replaced by it (or a function of it).
+    why: str | Callable[[Any], str] = ""
     #: Hints in steps, none of which contains the answer.
     hints: tuple = ()
+    #: Typical wrong answers: ``{digest_of(id, kind, wrong): the hint for that mistake}``.
+    mistakes: dict = {}
+    #: Relative tolerance of a ``"number"`` answer (0.1 is 10 %).
+    tolerance: float = 0.0
 
 
 def normal_form(kind: str, answer: Any) -> str:
@@ -67,6 +98,8 @@ def normal_form(kind: str, answer: Any) -> str:
         return "text:" + " ".join(answer.split()).lower()
     if isinstance(answer, bool):
         raise TypeError("expected a number, not True/False")
+    if kind == "number" and isinstance(answer, numbers.Real) and float(answer).is_integer():
+        return f"int:{int(float(answer))}"
     if isinstance(answer, numbers.Integral):
         return f"int:{int(answer)}"
     if isinstance(answer, (bytes, str)):
@@ -80,7 +113,8 @@ def digest_of(exercise_id: str, kind: str, answer: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-_MEASURE = object()  # "measure the answer key now"
+#: The default of ``right``: "measure the answer key now".
+MEASURE = object()
 
 
 def _key(q: Question) -> Any:
@@ -88,19 +122,68 @@ def _key(q: Question) -> Any:
     return q.measure() if q.measure is not None else q.digest
 
 
-def _right(exercise_id: str, q: Question, answer: Any, key: Any = _MEASURE) -> bool:
-    key = _key(q) if key is _MEASURE else key
+def _band(answer: Any, tolerance: float) -> range:
+    """The integers ``n`` with ``|answer - n| <= tolerance * |n|`` (a ``"number"`` answer)."""
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
+        raise TypeError("expected a number")
     try:
+        a = float(answer)
+    except OverflowError:  # far too big to be near any key
+        return range(0)
+    if not math.isfinite(a):
+        return range(0)
+    ends = sorted((a / (1 + tolerance), a / (1 - tolerance) if tolerance < 1 else a * 2))
+    low, high = math.ceil(ends[0]), math.floor(ends[1])
+    return range(low, min(high, low + _BAND_MAX) + 1)
+
+
+def _right(exercise_id: str, q: Question, answer: Any, key: Any = MEASURE) -> bool:
+    key = _key(q) if key is MEASURE else key
+    try:
+        if q.kind == "number":
+            if q.measure is not None:
+                if not _band(answer, 0):  # TypeError if not a number; empty if huge or NaN
+                    return False
+                a, k = float(answer), float(key)
+                return abs(a - k) <= q.tolerance * abs(k)
+            band = _band(answer, q.tolerance)
+            return any(digest_of(exercise_id, "number", n) == key for n in band)
         if q.measure is not None:
             return normal_form(q.kind, answer) == normal_form(q.kind, key)
         return digest_of(exercise_id, q.kind, answer) == key
-    except TypeError:
+    except (TypeError, ValueError, OverflowError):  # not an answer of this kind at all
         return False
 
 
+def _mistake(exercise_id: str, q: Question, answer: Any) -> str | None:
+    """The hint for a typical wrong ``answer`` (see :attr:`Question.mistakes`), or None."""
+    try:
+        if q.kind == "number" and isinstance(answer, numbers.Real):
+            answer = round(answer) if math.isfinite(answer) else answer
+        return q.mistakes.get(digest_of(exercise_id, q.kind, answer))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def _why(q: Question, answer: Any) -> str:
+    if callable(q.why):
+        return q.why(answer)
     shown = f"{answer:,}" if isinstance(answer, int) and not isinstance(answer, bool) else answer
     return q.why.replace("{answer:,}", str(shown)).replace("{answer}", str(shown))
+
+
+def shown(answer: Any, limit: int = 80) -> str:
+    """``repr(answer)``, cut to ``limit`` characters (a verdict line stays one short line)."""
+    try:
+        text = repr(answer)
+    except ValueError:  # an int too long to print
+        return "that number"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def first_hint(q: Question) -> str:
+    """The first of ``q``'s stepped hints."""
+    return q.hints[0] if q.hints else "think again."
 
 
 def check(questions: dict, exercise_id: str, answer: Any) -> None:
@@ -119,8 +202,10 @@ def check(questions: dict, exercise_id: str, answer: Any) -> None:
         return
     tries = _tries.get(exercise_id, 0)
     _tries[exercise_id] = tries + 1
-    hint = q.hints[min(tries, len(q.hints) - 1)] if q.hints else "think again."
-    message = f"✘ {exercise_id}: {answer!r} is not right. Hint: {hint}"
+    hint = _mistake(exercise_id, q, answer)
+    if hint is None:
+        hint = q.hints[min(tries, len(q.hints) - 1)] if q.hints else "think again."
+    message = f"✘ {exercise_id}: {shown(answer)} is not right. Hint: {hint}"
     print(message)
     raise WrongAnswer(message)
 
@@ -139,11 +224,12 @@ def _chapter(prefix: str) -> dict:
         if exc.name == f"ipclab.{name}":
             return {}
         raise
-    return dict(getattr(module, "EXERCISES", {}))
+    questions = getattr(module, "EXERCISES", {})
+    return {i: q for i, q in questions.items() if i.startswith(f"{prefix}-")}
 
 
 def exercise_ids(notebook: str | None = None) -> list:
-    """Ids of the chapters' exercises kept here, of one notebook (``"10"``) or all."""
+    """Ids of the checked exercises of one notebook (``"10"``) or of all, in order."""
     prefixes = CHAPTERS if notebook is None else [notebook]
     return [i for p in prefixes for i in _chapter(p)]
 
@@ -153,7 +239,8 @@ def owns(exercise_id: object) -> bool:
     return isinstance(exercise_id, str) and exercise_id in _chapter(exercise_id[:2])
 
 
-def _question(exercise_id: str) -> Question:
+def question_of(exercise_id: str) -> Question:
+    """The :class:`Question` of ``exercise_id`` (ValueError if there is none)."""
     questions = _chapter(str(exercise_id)[:2])
     if exercise_id not in questions:
         raise ValueError(
@@ -164,28 +251,31 @@ def _question(exercise_id: str) -> Question:
 
 def check_chapter(exercise_id: str, answer: Any) -> None:
     """:func:`check` for an exercise of any chapter kept here (see :data:`CHAPTERS`)."""
+    question_of(exercise_id)
     check(_chapter(str(exercise_id)[:2]), exercise_id, answer)
 
 
 def answer_name(exercise_id: str) -> str:
     """The variable the exercise's cell assigns: ``"10-buffered-lines"`` →
     ``"answer_10_buffered_lines"``."""
-    _question(exercise_id)
+    question_of(exercise_id)
     return "answer_" + exercise_id.replace("-", "_")
 
 
 def answer_key(exercise_id: str) -> Any:
     """What a grader compares answers with: the answer measured on this kernel (never
     forks), or, where the kernel cannot measure it, the stored digest (not the answer)."""
-    return _key(_question(exercise_id))
+    return _key(question_of(exercise_id))
 
 
-def grade(exercise_id: str, answer: Any, right: Any = _MEASURE):
-    """Grade ``answer`` without printing or raising: an :class:`ipclab.exercises.Graded`
-    (``passed``, ``feedback``). ``right``: an :func:`answer_key` measured before, if any."""
-    from .exercises import Graded
+def grade(exercise_id: str, answer: Any, right: Any = MEASURE) -> Graded:
+    """Grade ``answer`` without printing or raising: a :class:`Graded` (``passed``,
+    ``feedback``). ``right``: an :func:`answer_key` measured before, if any."""
+    return grade_question(exercise_id, question_of(exercise_id), answer, right)
 
-    q = _question(exercise_id)
+
+def grade_question(exercise_id: str, q: Question, answer: Any, right: Any = MEASURE) -> Graded:
+    """:func:`grade` for the question ``q`` itself."""
     if answer is ... or answer is None:
         return Graded(False, f"not answered yet — replace ... with your answer. {q.question}")
     try:
@@ -196,5 +286,5 @@ def grade(exercise_id: str, answer: Any, right: Any = _MEASURE):
         )
     if passed:
         return Graded(True, f"right — {_why(q, answer)}")
-    hint = q.hints[0] if q.hints else "think again."
-    return Graded(False, f"{answer!r} is not right. Hint: {hint}")
+    hint = _mistake(exercise_id, q, answer) or first_hint(q)
+    return Graded(False, f"{shown(answer)} is not right. Hint: {hint}")
