@@ -12,7 +12,7 @@ Each round runs both sides once, in alternating order (a machine that gets busie
 quieter favours neither). Reported: each side's seconds, median and min–max over rounds,
 and the per-round ratios.
 
-    python benchmarks/grade.py                  # 20 submissions, 2 jobs, 1 round
+    python benchmarks/grade.py                  # 20 submissions, grade's --jobs, 1 round
     python benchmarks/grade.py --rounds 3 --json
 
 The submissions are the instructor's notebook 04 (from solutions/, else notebooks/) with
@@ -112,10 +112,14 @@ def _summary(values: list) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=20)
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="notebooks at once (default: ipclab grade's own default)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    from ipclab import grading
+
+    args.jobs = args.jobs or grading.Settings().jobs  # the same count on both sides
     grade_s, ref_s, ratios = [], [], []
     with tempfile.TemporaryDirectory(prefix="ipclab-bench-grade-") as tmp:
         course, subs = _setup(tmp, args.submissions)
@@ -131,6 +135,7 @@ def main(argv=None) -> int:
     out = {"submissions": args.submissions, "jobs": args.jobs, "cpus": os.cpu_count(),
            "rounds": args.rounds, "grade_seconds": _summary(grade_s),
            "reference_seconds": _summary(ref_s), "ratio": _summary(ratios),
+           "grade_seconds_per_submission": _summary([g / args.submissions for g in grade_s]),
            "claim_seconds": CLAIM_S, "load_average_after": load}
     if args.json:
         print(json.dumps(out, indent=2))
@@ -142,6 +147,9 @@ def main(argv=None) -> int:
                                ("grade / reference", q, "")):
             print(f"  {label + ':':22} {v['median']:6.2f}{unit} "
                   f"(min {v['min']:.2f}, max {v['max']:.2f})")
+        per = out["grade_seconds_per_submission"]
+        print(f"  {'grade per submission:':22} {per['median']:6.2f} s "
+              f"(min {per['min']:.2f}, max {per['max']:.2f})")
         verdict = "under" if g["max"] < CLAIM_S else "NOT under"
         print(f"  claim: {verdict} {CLAIM_S:g} s on every round "
               f"(load average afterwards {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f})")

@@ -4,11 +4,14 @@ of its own; never runs learner code itself.
 
 It runs the learner's notebook top to bottom in a fresh, contained kernel
 (:mod:`ipclab._sandbox`) — every cell, whatever its tags, errors allowed, each cell with a
-timeout (then interrupted) — and then one cell of the grader's own that reads the answer
-variables from the kernel as literals (never objects), and runs the grader's checks of
-coding exercises. The verdict on the answers is given by the grader's process, not here.
-A deadline for the whole run and a cap on the output bytes end the run; then the kernel and
-everything it started are killed.
+timeout (then interrupted) — and then one cell of the grader's own that hands over *data*
+only: the answer variables as plain JSON values, the functions of coding exercises as
+source. No verdict is computed in the kernel, where learner code ran first and could have
+replaced anything. Once the kernel and everything it started are killed, the coding
+exercises are checked from that source by a fresh, contained process of the grader's
+(:mod:`ipclab._grade_code`); the answers are judged in the grader's process
+(:mod:`ipclab.grading`). A deadline for the whole run and a cap on the output bytes end the
+run.
 """
 
 from __future__ import annotations
@@ -20,57 +23,88 @@ import secrets
 import shutil
 import sys
 import threading
+import time
 from typing import Any
 
-from . import _sandbox
+from . import _grade_code, _sandbox
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _WRONG = {"WrongAnswer", "AssertionError"}
 
-_READ_ANSWERS = """
-def _ipclab_read_answers(names, coding, nonce):
+# The grader's last cell: hands over DATA only — each answer variable as a plain JSON value
+# (bytes as hex), each coding exercise's function as source — on one line of stdout marked
+# with a nonce made after the learner's cells were read. No verdict is computed in the
+# kernel: learner code that ran before could have replaced anything there. What it can do to
+# this cell's output (fake lines, replaced print) is only to hand over other data, which the
+# grader checks like any answer (see _handed_over and ipclab.grading).
+_HAND_OVER = """
+def _ipclab_hand_over(names, coding, nonce):
     import json as _json
     import numbers as _numbers
     _g = globals()
+    def _plain(_v):
+        if _v is ...:
+            return ["ellipsis"]
+        if _v is None or type(_v) in (bool, int, float, str):
+            _p = _v
+        elif isinstance(_v, (bytes, bytearray)):
+            _p = bytes(_v)
+        elif isinstance(_v, _numbers.Integral):  # numpy.int64(24000) is 24000
+            _p = int(_v)
+        elif isinstance(_v, _numbers.Real):
+            _p = float(_v)
+        elif isinstance(_v, str):
+            _p = str(_v)
+        else:
+            return ["unsupported", "a " + type(_v).__name__]
+        if isinstance(_p, (bytes, str)) and len(_p) > %(chars)d:
+            return ["unsupported", "a value too long"]
+        if isinstance(_p, bytes):
+            return ["bytes", _p.hex()]
+        _json.dumps(_p)  # an int of thousands of digits: ValueError
+        return ["value", _p]
     _out = {}
     for _n in names:
-        if _n not in _g:
-            _out[_n] = ["missing"]
-            continue
-        _v = _g[_n]
-        if _v is ...:
-            _out[_n] = ["ellipsis"]
-        elif type(_v) in (int, float, str, bytes, bool, type(None)) or isinstance(
-                _v, (_numbers.Integral, _numbers.Real, str, bytes)):
-            try:  # numpy.int64(24000) is 24000, as exercises.check takes it
-                _p = (_v if type(_v) in (int, float, str, bytes, bool, type(None))
-                      else int(_v) if isinstance(_v, _numbers.Integral)
-                      else float(_v) if isinstance(_v, _numbers.Real)
-                      else str(_v) if isinstance(_v, str) else bytes(_v))
-                _r = repr(_p)
-                _out[_n] = (["value", _r] if len(_r) <= 10000
-                            else ["unsupported", "a value too long"])
-            except Exception as _e:
-                _out[_n] = ["unsupported", f"a {type(_v).__name__} ({type(_e).__name__})"]
-        else:
-            _out[_n] = ["unsupported", type(_v).__name__]
-    for _i in coding:
         try:
-            from ipclab import coding as _c
-            _p, _f = _c.grade(_i, _g)
-            _out["coding:" + _i] = ["graded", bool(_p), str(_f)]
+            _out[_n] = _plain(_g[_n]) if _n in _g else ["missing"]
         except Exception as _e:
-            _out["coding:" + _i] = ["error", f"{type(_e).__name__}: {_e}"[:500]]
+            _out[_n] = ["unsupported", f"a value that cannot be handed over ({type(_e).__name__})"]
+    for _i, _fn in coding:
+        _k = "coding:" + _i
+        if _fn not in _g:
+            _out[_k] = ["missing"]
+            continue
+        if _g[_fn] is ... or _g[_fn] is None:
+            _out[_k] = ["ellipsis"]
+            continue
+        try:
+            from ipclab.coding.catalogue import get_exercise as _ge
+            from ipclab.coding.source import source_of as _so
+            _s, _f, _c = _so(_ge(_i), _g[_fn])
+            try:
+                from ipclab import magic as _m
+                _d = _m.definitions()
+            except Exception:
+                _d = ""
+            _pre = "\\n\\n".join(p for p in (_d, _c) if p)
+            _out[_k] = (["source", _pre, _s] if len(_pre) + len(_s) <= %(source)d
+                        else ["unsupported", "source too long"])
+        except Exception as _e:
+            _out[_k] = ["unsupported", f"{type(_e).__name__}: {_e}"[:300]]
     print(nonce + _json.dumps(_out))
-_ipclab_read_answers(%r, %r, %r)
+_ipclab_hand_over(%(names)r, %(coding)r, %(nonce)r)
 """
+#: The longest answer value handed over (chars, or bytes), and the longest source.
+VALUE_CHARS = 10_000
+SOURCE_CHARS = 200_000
 
 
 # Before the learner's first cell: figures are not rendered to images (nobody looks at
 # them, and rendering is a quarter of a course notebook's CPU time), and the learner's own
-# coding.check_code calls do nothing — the grader runs every coding check itself, once, at
-# the end (ipclab.coding.grade calls the real one). Display and speed only: answers and
-# functions are what the learner's cells made them.
+# coding.check_code and exercises.check calls do nothing (a check may measure its answer key
+# first: half a second) — the grader checks every answer and function itself, once,
+# outside the kernel. Display and speed only: answers and functions are what the learner's
+# cells made them, and no verdict comes from the kernel.
 _PRELUDE = """\
 try:
     _ipclab_f = get_ipython().display_formatter.formatters
@@ -81,8 +115,10 @@ except Exception:
     pass
 try:
     import ipclab.coding as _ipclab_coding
+    import ipclab.exercises as _ipclab_exercises
     _ipclab_coding.check_code = lambda *args, **kwargs: None
-    del _ipclab_coding
+    _ipclab_exercises.check = lambda *args, **kwargs: None
+    del _ipclab_coding, _ipclab_exercises
 except Exception:
     pass
 """
@@ -201,13 +237,82 @@ def _cell_errors(nb, last_index: int) -> list:
     return found
 
 
-def _answers(cell, nonce: str) -> dict | None:
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "stream" and out.get("name") == "stdout":
-            for line in out.get("text", "").splitlines():
-                if line.startswith(nonce):
-                    return json.loads(line[len(nonce) :])
-    return None
+def _handed_over(cell, nonce: str) -> tuple:
+    """``(data, None)`` from the one line marked with ``nonce`` in the grader's cell, or
+    ``(None, why not)``. Two marked lines mean the learner's code tampered with the cell's
+    output: nothing is taken then."""
+    lines = [
+        line[len(nonce) :]
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream" and out.get("name") == "stdout"
+        for line in out.get("text", "").splitlines()
+        if line.startswith(nonce)
+    ]
+    if not lines:
+        return None, (
+            "the answers could not be read from the kernel (the notebook replaced "
+            "print or sys.stdout, or ended the kernel)"
+        )
+    if len(lines) > 1:
+        return (
+            None,
+            "the answers were handed over twice: the notebook tampered with the grader's cell",
+        )
+    try:
+        data = json.loads(lines[0])
+    except (ValueError, RecursionError):
+        return None, "the answers handed over are not valid JSON"
+    if not isinstance(data, dict):
+        return None, "the answers handed over are not a JSON object"
+    return data, None
+
+
+def _coding_checks(job: dict, data: dict) -> tuple:
+    """``(checks for _grade_code, verdicts already known)`` from the handed-over sources."""
+    checks, known = [], {}
+    for ex_id, func_name in job["coding"]:
+        item = data.get("coding:" + ex_id)
+        ok = bool(
+            isinstance(item, list)
+            and len(item) == 3
+            and item[0] == "source"
+            and all(isinstance(x, str) for x in item[1:])
+            and len(item[1]) + len(item[2]) <= SOURCE_CHARS
+        )
+        if ok and isinstance(item, list):
+            checks.append([ex_id, func_name, item[1], item[2]])
+        elif item in (["missing"], ["ellipsis"]):
+            known[ex_id] = item
+        elif isinstance(item, list) and len(item) == 2 and item[0] == "unsupported":
+            known[ex_id] = ["unsupported", str(item[1])[:300]]
+        else:  # anything else — a verdict, say — is not what the kernel hands over
+            known[ex_id] = ["unsupported", "malformed data from the kernel"]
+    return checks, known
+
+
+def _grade_coding(job: dict, data: dict, seconds_left: float) -> tuple:
+    """``({id: reported item}, errors)``: each coding exercise checked by the grader's own
+    process (:mod:`ipclab._grade_code`), from the source the kernel handed over."""
+    checks, known = _coding_checks(job, data)
+    if not checks:
+        return known, []
+    config = {
+        "limits": job["limits"],
+        "token": job["token"],
+        "cgroup": job.get("cgroup"),
+        "uid": job.get("uid"),
+        "gid": job.get("gid"),
+        "log": os.path.join(job["workdir"], ".log"),
+    }
+    try:
+        out = _grade_code.run(checks, config, max(seconds_left, 0.0) + 30.0)
+    except RuntimeError as exc:
+        return known | {c[0]: ["error", str(exc)] for c in checks}, [f"coding checks: {exc}"]
+    finally:
+        _sandbox.kill_job(job["token"], job.get("cgroup"), remove=False)
+    for ex_id, (passed, feedback) in out.items():
+        known[ex_id] = ["error", feedback] if passed is None else ["graded", passed, feedback]
+    return known, []
 
 
 def run(job: dict) -> dict:
@@ -218,17 +323,16 @@ def run(job: dict) -> dict:
     nb = nbformat.read(job["notebook"], as_version=4)
     nonce = "@ipclab-answers-" + secrets.token_hex(8) + "@"
     nb.cells.insert(0, nbformat.v4.new_code_cell(_PRELUDE))
-    nb.cells.append(nbformat.v4.new_code_cell(_READ_ANSWERS % (job["names"], job["coding"], nonce)))
+    names = {"names": job["names"], "coding": job["coding"], "nonce": nonce}
+    nb.cells.append(
+        nbformat.v4.new_code_cell(_HAND_OVER % dict(names, chars=VALUE_CHARS, source=SOURCE_CHARS))
+    )
     last = len(nb.cells) - 1
-    grading_id = nb.cells[last].get("id")
-
-    def timeout_of(cell):  # the grader's own cell runs the coding checks: the deadline bounds it
-        return job["deadline_s"] if cell.get("id") == grading_id else job["cell_timeout_s"]
+    started = time.monotonic()
 
     client = _client_class()(
         nb,
         timeout=job["cell_timeout_s"],
-        timeout_func=timeout_of,
         startup_timeout=60,
         allow_errors=True,
         interrupt_on_timeout=True,
@@ -264,12 +368,14 @@ def run(job: dict) -> dict:
     finally:
         timer.cancel()
         _sandbox.kill_job(job["token"], job.get("cgroup"), remove=False)
-    answers = None if errors else _answers(nb.cells[last], nonce)
-    if answers is None and not errors:
-        errors.append(
-            "the answers could not be read from the kernel (the notebook replaced "
-            "print or sys.stdout, or ended the kernel)"
-        )
+    answers, why = (None, None) if errors else _handed_over(nb.cells[last], nonce)
+    if why:
+        errors.append(why)
+    coding: dict = {}
+    if answers is not None:
+        left = job["deadline_s"] - (time.monotonic() - started)
+        coding, coding_errors = _grade_coding(job, answers, left)
+        errors += coding_errors
     timeouts = [
         f"cell timeout: cell {i} still ran after {job['cell_timeout_s']:g} s and was interrupted"
         for i in client.timed_out
@@ -282,7 +388,12 @@ def run(job: dict) -> dict:
         )
     interrupted = tuple(f"cell {i}: KeyboardInterrupt" for i in client.timed_out)
     cell_errors = [e for e in _cell_errors(nb, last) if not e.startswith(interrupted)]
-    return {"answers": answers, "errors": errors + timeouts, "cell_errors": cell_errors}
+    return {
+        "answers": answers,
+        "coding": coding,
+        "errors": errors + timeouts,
+        "cell_errors": cell_errors,
+    }
 
 
 def main() -> None:

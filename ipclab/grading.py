@@ -4,12 +4,16 @@ A *submission* is a learner's folder (every course notebook in it) or one notebo
 Each notebook runs headless in a fresh, contained kernel (:mod:`ipclab._grade_worker`,
 :mod:`ipclab._sandbox`): its own session, a private working folder holding a copy, CPU,
 memory, process-count and output limits, a cell timeout and a whole-run deadline, and
-everything it started is killed at the end. The answers are then read from the kernel as
-literals and graded here with :func:`ipclab.exercises.grade`, against answer keys measured
-once in this process. Which exercises a notebook has, and which of its cells are locked
-(id and checksum), comes from the course manifest made by ``ipclab release`` — never from
-the learner's file: deleting, editing, re-tagging or skipping a check cell changes nothing,
-and an answer that is missing or ``...`` fails.
+everything it started is killed at the end. The kernel hands over data only — answers as
+plain JSON values, coding exercises' functions as source — and every verdict is computed
+outside it: answers here, with :func:`ipclab.exercises.grade` against answer keys measured
+once in this process; functions by :func:`ipclab.coding.grade` in a fresh, contained process
+of the grader's (:mod:`ipclab._grade_code`). Learner code that replaced ``ipclab`` in its
+kernel can only hand over other data, which is judged like any answer. Which exercises a
+notebook has, and which of its cells are locked (id and checksum), comes from the course
+manifest made by ``ipclab release`` — never from the learner's file: deleting, editing,
+re-tagging or skipping a check cell changes nothing, and an answer that is missing or
+``...`` fails.
 """
 
 from __future__ import annotations
@@ -47,7 +51,10 @@ class Settings(NamedTuple):
 
     cell_timeout_s: float = 60.0
     deadline_s: float = 300.0
-    jobs: int = os.cpu_count() or 1
+    #: Notebooks at once. Twice the CPUs: a course notebook waits for about half its run
+    #: (its pipes' sleepers, deadlines by design, kernel start), and the waits of one fill
+    #: with another's work; each still has its own kernel, sandbox and deadline.
+    jobs: int = 2 * (os.cpu_count() or 1)
     output_bytes: int = 32 << 20
     limits: _sandbox.Limits = _sandbox.Limits()
     #: Course notebooks every submission must hand in (names); their exercises count as
@@ -235,7 +242,7 @@ def _run(notebook: _Notebook, entry: dict, settings: Settings, privilege) -> dic
             "notebook": copy,
             "workdir": workdir,
             "names": names,
-            "coding": entry["coding"],
+            "coding": [[i, _function_name(i)] for i in entry["coding"]],
             "cell_timeout_s": settings.cell_timeout_s,
             "deadline_s": settings.deadline_s,
             "output_bytes": settings.output_bytes,
@@ -292,40 +299,82 @@ def _run(notebook: _Notebook, entry: dict, settings: Settings, privilege) -> dic
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _literal(item: list) -> tuple:
-    """``(status, value)`` from what the kernel reported for one answer variable."""
-    kind = item[0]
-    if kind == "value":
-        try:
-            return "value", ast.literal_eval(item[1])
-        except (ValueError, SyntaxError):
-            return "unsupported", "a value that is not a plain literal"
-    return kind, item[1] if len(item) > 1 else None
+def _function_name(ex_id: str) -> str:
+    from .coding.catalogue import get_exercise
+
+    try:
+        return get_exercise(ex_id).func_name
+    except ValueError:
+        return ""  # not an exercise of this ipclab: reported missing, never passed
 
 
-def _coding_verdict(ex_id: str, item: list | None) -> Verdict:
-    """What ``ipclab.coding.grade`` said in the learner's kernel (``✔ id: ...`` lines)."""
-    if not item or item[0] != "graded":
-        return Verdict(ERROR, str(item[1]) if item else "not graded")
+#: The longest answer value taken from a kernel (chars, or bytes).
+VALUE_CHARS = 10_000
+
+
+def _value(item: Any) -> tuple:
+    """``(kind, value)`` from what the kernel handed over for one answer variable — data
+    the learner's code may have forged, so anything not plainly well-formed is refused:
+    ``value`` (an int, float, str, bool or None), ``missing``, ``ellipsis`` or
+    ``unsupported`` (with what it was)."""
+    if not isinstance(item, list) or not item or not isinstance(item[0], str):
+        return "unsupported", "malformed data from the kernel"
+    kind, rest = item[0], item[1:]
+    if kind in ("missing", "ellipsis") and not rest:
+        return kind, None
+    if kind == "unsupported" and len(rest) == 1 and isinstance(rest[0], str):
+        return kind, rest[0][:200]
+    if kind == "bytes" and len(rest) == 1 and isinstance(rest[0], str):
+        if len(rest[0]) <= 2 * VALUE_CHARS:
+            try:
+                return "value", bytes.fromhex(rest[0])
+            except ValueError:
+                pass
+        return "unsupported", "malformed bytes"
+    if kind == "value" and len(rest) == 1:
+        value = rest[0]
+        if value is None or type(value) in (bool, int, float):
+            return kind, value
+        if type(value) is str:
+            return (
+                (kind, value) if len(value) <= VALUE_CHARS else ("unsupported", "a value too long")
+            )
+    return "unsupported", "malformed data from the kernel"
+
+
+def _coding_verdict(ex_id: str, item: Any) -> Verdict:
+    """The grader's own check of the learner's function (run by :mod:`ipclab._grade_code`
+    on the source the kernel handed over), or why there was none."""
+    kind = item[0] if isinstance(item, list) and item else None
+    if kind == "missing":
+        return Verdict(MISSING, "the function is not defined: its cell was deleted or did not run")
+    if kind == "ellipsis":
+        return Verdict(MISSING, "not answered: the function is still ...")
+    if kind == "unsupported":
+        return Verdict(WRONG, f"the function could not be handed to the grader: {item[1:]}"[:300])
+    if kind != "graded" or len(item) != 3:
+        return Verdict(ERROR, str(item[1]) if kind == "error" and len(item) > 1 else "not graded")
     feedback = str(item[2])
     for mark in ("✔", "✘"):
         feedback = feedback.removeprefix(f"{mark} {ex_id}: ")
-    if item[1]:
+    if item[1] is True:
         return Verdict(PASSED, feedback)
     return Verdict(MISSING if feedback.startswith("not answered") else WRONG, feedback)
 
 
-def _verdicts(entry: dict, answers: dict | None, keys: dict, failure: str | None) -> dict:
+def _verdicts(
+    entry: dict, answers: dict | None, keys: dict, failure: str | None, coding: dict | None = None
+) -> dict:
     out = {}
     for ex_id in entry["exercises"]:
         if answers is None:
             out[ex_id] = Verdict(ERROR, failure or "the notebook could not be run")
             continue
         if ex_id in entry["coding"]:
-            out[ex_id] = _coding_verdict(ex_id, answers.get("coding:" + ex_id))
+            out[ex_id] = _coding_verdict(ex_id, (coding or {}).get(ex_id))
             continue
         name = exercises.answer_name(ex_id)
-        kind, value = _literal(answers.get(name, ["missing"]))
+        kind, value = _value(answers.get(name, ["missing"]))
         if kind == "missing":
             out[ex_id] = Verdict(
                 MISSING, f"{name} is not defined: its cell was deleted or did not run"
@@ -333,7 +382,9 @@ def _verdicts(entry: dict, answers: dict | None, keys: dict, failure: str | None
         elif kind == "ellipsis":
             out[ex_id] = Verdict(MISSING, f"not answered: {name} is still ...")
         elif kind == "unsupported":
-            out[ex_id] = Verdict(WRONG, f"{name} holds {value}, not a number, text or bytes")
+            out[ex_id] = Verdict(
+                WRONG, f"{name} holds {value}: only a number, text or bytes is graded"
+            )
         else:
             passed, feedback = exercises.grade(ex_id, value, keys[ex_id])
             out[ex_id] = Verdict(
@@ -371,7 +422,7 @@ def grade_submission(
         result = run(notebook, entry, settings, privilege)
         failure = "; ".join(result["errors"]) if result["answers"] is None else None
         errors.extend(f"{label}: {e}" for e in result["errors"] + result["cell_errors"])
-        verdicts.update(_verdicts(entry, result["answers"], keys, failure))
+        verdicts.update(_verdicts(entry, result["answers"], keys, failure, result.get("coding")))
     for missing in (n for n in settings.required if n not in seen):
         errors.append(f"{missing}.ipynb: not handed in")
         verdicts.update(

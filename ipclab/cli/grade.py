@@ -38,9 +38,9 @@ def add_arguments(parser):
     parser.add_argument(
         "--jobs",
         type=int,
-        default=os.cpu_count() or 1,
+        default=2 * (os.cpu_count() or 1),
         metavar="N",
-        help="submissions graded at once (default: the number of CPUs)",
+        help="submissions graded at once (default: twice the number of CPUs)",
     )
     parser.add_argument(
         "--timeout",
