@@ -50,6 +50,22 @@ def _pty():
     return open(follower, "w", encoding="utf-8"), leader
 
 
+def _read_all(stream, leader: int) -> str:
+    """Everything written to the terminal: close the writing end, then read to its end (a
+    pseudo-terminal hands over what has arrived, which may be less than was written)."""
+    stream.close()
+    got = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the writing end is closed and everything has been read
+            break
+        if not chunk:
+            break
+        got += chunk
+    return got.decode()
+
+
 def test_on_a_terminal_the_line_is_redrawn_in_place():
     stream, leader = _pty()
     try:
@@ -57,7 +73,7 @@ def test_on_a_terminal_the_line_is_redrawn_in_place():
         assert line.tty and _format.isatty(stream)
         line.show("one")
         line.close("done")
-        got = os.read(leader, 1024).decode()
+        got = _read_all(stream, leader)
     finally:
         stream.close()
         os.close(leader)
@@ -88,7 +104,7 @@ def test_a_live_plot_draws_its_progress_bar_on_a_terminal_only():
     try:
         live.live(iter(range(4)), lambda fig, got: None, total=4, progress=True,
                   label="count", stream=stream)
-        got = os.read(leader, 4096).decode()
+        got = _read_all(stream, leader)
     finally:
         stream.close()
         os.close(leader)
