@@ -12,6 +12,8 @@ import math
 import numbers
 from typing import overload
 
+from ._format import binary_size
+
 KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
@@ -21,10 +23,9 @@ MAX_DEADLINE_S = 600.0
 
 
 def _describe_bytes(n: int) -> str:
-    for unit, size in (("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
-        if n >= size and n % size == 0:
-            return f"{n} ({n // size} {unit})"
-    return str(n)
+    """``4096 -> "4096 (4 KiB)"``, ``100 -> "100"``: the number as typed, and its size."""
+    label = binary_size(n)
+    return f"{n} ({label})" if label else str(n)
 
 
 def check_int(name: str, value: object, lo: int, hi: int, what: str = "") -> int:
@@ -81,6 +82,23 @@ def check_int_list(name: str, values: object, lo: int, hi: int, what: str = "") 
     if not values:
         raise ValueError(f"{name} must be a non-empty list of ints, got an empty one")
     return tuple(check_int(f"{name}[{i}]", v, lo, hi, what) for i, v in enumerate(values))
+
+
+def check_items(
+    name: str, values: object, item_type: type, most: int, listed: str, counted: str, each: str
+) -> tuple:
+    """``values`` as a tuple of 1 to ``most`` items, each an instance of ``item_type``. The
+    messages read ``{name} must be a list of {listed}``, ``must hold 1 to {most} {counted}``
+    and ``{name}[i] must be {each}``: ``("bytes", "items", "bytes")`` for messages."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a list of {listed}, got {values!r}")
+    values = tuple(values)
+    if not 1 <= len(values) <= most:
+        raise ValueError(f"{name} must hold 1 to {most} {counted}, got {len(values)}")
+    for i, v in enumerate(values):
+        if not isinstance(v, item_type):
+            raise TypeError(f"{name}[{i}] must be {each}, got {v!r} ({type(v).__name__})")
+    return values
 
 
 def check_choice_list(name: str, values: object, choices) -> tuple:

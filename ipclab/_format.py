@@ -14,6 +14,7 @@ import time
 from typing import IO, Any
 
 __all__ = [
+    "binary_size",
     "size_label",
     "number",
     "rate",
@@ -30,13 +31,19 @@ _BINARY = (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
 BAR_CELLS = 24
 
 
-def size_label(n: float) -> str:
-    """``4096 -> "4 KiB"``, ``100 -> "100 B"``, ``4097 -> "4,097 B"``: exact sizes, short."""
-    n = int(n)
+def binary_size(n: int) -> str | None:
+    """``4096 -> "4 KiB"``, ``3 << 20 -> "3 MiB"``: a whole number of KiB, MiB or GiB (the
+    largest that fits); None for any other size (``4097``, ``100``)."""
     for unit, size in _BINARY:
         if n >= size and n % size == 0:
             return f"{n // size} {unit}"
-    return f"{n:,} B"
+    return None
+
+
+def size_label(n: float) -> str:
+    """``4096 -> "4 KiB"``, ``100 -> "100 B"``, ``4097 -> "4,097 B"``: exact sizes, short."""
+    n = int(n)
+    return binary_size(n) or f"{n:,} B"
 
 
 def number(value: Any, unit: str = "") -> str:
@@ -74,19 +81,23 @@ def spread(lo_seconds: float | None, hi_seconds: float | None) -> str:
     return f"{duration(lo_seconds)} – {duration(hi_seconds)}"
 
 
-def jsonable(value: Any) -> Any:
-    """Named tuples to dicts, tuples to lists, dict keys to strings, bytes to text (latin-1),
-    non-finite floats to ``None``, recursively."""
+def jsonable(value: Any, encoding: str = "latin-1") -> Any:
+    """Named tuples to dicts, tuples to lists, dict keys to strings, non-finite floats to
+    ``None``, bytes to text, recursively.
+
+    Bytes decode as ``encoding``: latin-1 (the default) keeps every byte as one character,
+    so the data round-trips; ``"utf-8"`` shows text as text, with U+FFFD for bytes that are
+    not UTF-8."""
     if hasattr(value, "_asdict"):
-        return {k: jsonable(v) for k, v in value._asdict().items()}
+        return {k: jsonable(v, encoding) for k, v in value._asdict().items()}
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v, encoding) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
+        return [jsonable(v, encoding) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode(encoding, errors="replace")
     return value
 
 

@@ -14,7 +14,7 @@ import socket
 from typing import NamedTuple
 
 from . import helper_process
-from ._check import KIB, check_choice, check_int, check_seconds
+from ._check import KIB, check_choice, check_int, check_items, check_seconds
 from ._resources import close_quietly
 from .fdpassing import require_unix_sockets
 from .process import start_child
@@ -69,14 +69,8 @@ def _send_each(fd: int, kind: str, messages: tuple) -> int:
 
 def _check_boundary_args(kind, messages, read_size_bytes, deadline_s) -> tuple:
     kind = check_choice("kind", kind, KINDS)
-    if isinstance(messages, (str, bytes)) or not hasattr(messages, "__iter__"):
-        raise TypeError(f"messages must be a list of bytes, got {messages!r}")
-    messages = tuple(messages)
-    if not 1 <= len(messages) <= 50:
-        raise ValueError(f"messages must hold 1 to 50 items, got {len(messages)}")
+    messages = check_items("messages", messages, bytes, 50, "bytes", "items", "bytes")
     for i, m in enumerate(messages):
-        if not isinstance(m, bytes):
-            raise TypeError(f"messages[{i}] must be bytes, got {m!r} ({type(m).__name__})")
         if not 1 <= len(m) <= 16 * KIB:
             raise ValueError(f"messages[{i}] must be 1 to 16384 bytes long, got {len(m)}")
     read_size_bytes = check_int("read_size_bytes", read_size_bytes, 1, 64 * KIB, "bytes")

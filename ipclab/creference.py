@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -219,6 +218,15 @@ def _deadline(byte_count: int, count: int) -> float:
     return min(MAX_DEADLINE_S, 20.0 + byte_count / 5e6 + count * 50e-6)
 
 
+def _argv(kind: str, mechanism: str, message_bytes: int, count: int, repeats: int, placement):
+    """The command line of reference ``kind`` (``"bw"`` or ``"lat"``) for ``mechanism``:
+    ``count`` messages or round trips per run, a warm-up run and ``repeats`` timed ones."""
+    w, r = _cpus(placement)
+    program = f"{kind}_shm" if mechanism == "shm" else f"{kind}_stream"
+    argv = [build(program).path] + ([] if mechanism == "shm" else [mechanism])
+    return argv + [str(message_bytes), str(count), str(repeats + 1), str(w), str(r)]
+
+
 def throughput(
     mechanism: str, message_bytes: int, messages: int, repeats: int = 5, placement: str = "same"
 ):
@@ -231,24 +239,12 @@ def throughput(
     message_bytes = check_bytes("message_bytes", message_bytes)
     messages = check_int("messages", messages, 1, 1 << 40)
     repeats = check_int("repeats", repeats, 1, 999)
-    w, r = _cpus(placement)
-    program = "bw_shm" if mechanism == "shm" else "bw_stream"
-    argv = [build(program).path] + ([] if mechanism == "shm" else [mechanism])
-    argv += [str(message_bytes), str(messages), str(repeats + 1), str(w), str(r)]
+    argv = _argv("bw", mechanism, message_bytes, messages, repeats, placement)
     times = _run(
         argv, _deadline(message_bytes * messages * (repeats + 1), messages * (repeats + 1))
     )[1:]  # the warm-up dropped
     rates = [messages * message_bytes / t for t in times]
-    return ThroughputPoint(
-        mechanism,
-        message_bytes,
-        placement,
-        repeats,
-        statistics.median(rates),
-        min(rates),
-        max(rates),
-        messages,
-    )
+    return ThroughputPoint.from_rates(mechanism, message_bytes, placement, rates, messages)
 
 
 def latency(
@@ -262,21 +258,9 @@ def latency(
     message_bytes = check_bytes("message_bytes", message_bytes, 1, 16 * 1024 * 1024)
     round_trips = check_int("round_trips", round_trips, 1, 10_000_000)
     repeats = check_int("repeats", repeats, 1, 999)
-    w, r = _cpus(placement)
-    program = "lat_shm" if mechanism == "shm" else "lat_stream"
-    argv = [build(program).path] + ([] if mechanism == "shm" else [mechanism])
-    argv += [str(message_bytes), str(round_trips), str(repeats + 1), str(w), str(r)]
+    argv = _argv("lat", mechanism, message_bytes, round_trips, repeats, placement)
     times = _run(
         argv,
         _deadline(2 * message_bytes * round_trips * (repeats + 1), 2 * round_trips * (repeats + 1)),
     )[1:]  # mean per trip
-    return LatencyPoint(
-        mechanism,
-        message_bytes,
-        placement,
-        repeats,
-        statistics.median(times),
-        min(times),
-        max(times),
-        round_trips,
-    )
+    return LatencyPoint.from_times(mechanism, message_bytes, placement, times, round_trips)

@@ -32,7 +32,7 @@ from typing import NamedTuple
 from . import helper_process
 from ._answers import Question
 from ._answers import check as _check_answer
-from ._check import KIB, check_bool, check_int, check_seconds, errno_name
+from ._check import KIB, check_bool, check_int, check_items, check_seconds, errno_name
 from ._resources import close_quietly, private_dir
 from .boundaries import KINDS, BoundaryResult, compare_boundaries, message_boundaries
 from .fdpassing import PassedFdResult, pass_descriptor, peer_credentials, require_unix_sockets
@@ -140,14 +140,8 @@ def socketpair_conversation(
 
 
 def _check_texts(name: str, texts) -> tuple:
-    if isinstance(texts, (str, bytes)) or not hasattr(texts, "__iter__"):
-        raise TypeError(f"{name} must be a list of strings, got {texts!r}")
-    texts = tuple(texts)
-    if not 1 <= len(texts) <= 20:
-        raise ValueError(f"{name} must hold 1 to 20 strings, got {len(texts)}")
+    texts = check_items(name, texts, str, 20, "strings", "strings", "a str")
     for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise TypeError(f"{name}[{i}] must be a str, got {t!r} ({type(t).__name__})")
         if not 1 <= len(t.encode()) <= 200:
             raise ValueError(f"{name}[{i}] must be 1 to 200 bytes (UTF-8), got {t!r}")
     return texts

@@ -89,6 +89,22 @@ class ThroughputPoint(NamedTuple):
     #: move to do the same work.
     messages_per_run: int = 0
 
+    @classmethod
+    def from_rates(
+        cls, mechanism: str, message_bytes: int, placement: str, rates, messages_per_run: int
+    ) -> ThroughputPoint:
+        """The point of ``rates`` (bytes per second, one per timed run): median, min, max."""
+        return cls(
+            mechanism,
+            message_bytes,
+            placement,
+            len(rates),
+            statistics.median(rates),
+            min(rates),
+            max(rates),
+            messages_per_run,
+        )
+
 
 class LatencyPoint(NamedTuple):
     """Round-trip time of a message there and back, in seconds."""
@@ -103,6 +119,23 @@ class LatencyPoint(NamedTuple):
     max_seconds: float
     #: Round trips in each run.
     round_trips_per_run: int = 0
+
+    @classmethod
+    def from_times(
+        cls, mechanism: str, message_bytes: int, placement: str, times, round_trips_per_run: int
+    ) -> LatencyPoint:
+        """The point of ``times`` (seconds per round trip, one per timed run): median, min,
+        max."""
+        return cls(
+            mechanism,
+            message_bytes,
+            placement,
+            len(times),
+            statistics.median(times),
+            min(times),
+            max(times),
+            round_trips_per_run,
+        )
 
 
 # -- checks ------------------------------------------------------------------------------
@@ -290,16 +323,7 @@ def _sweep(mechanisms, plan, repeats, placement, cpus, run_seconds):
         for mechanism in mechanisms:
             n = messages or _messages_for(mechanism, size, run_seconds, cpus)
             rates = _measure_throughput(mechanism, size, n, repeats, cpus)
-            yield ThroughputPoint(
-                mechanism,
-                size,
-                placement,
-                repeats,
-                statistics.median(rates),
-                min(rates),
-                max(rates),
-                n,
-            )
+            yield ThroughputPoint.from_rates(mechanism, size, placement, rates, n)
 
 
 def latency(
@@ -362,13 +386,4 @@ def _latency(mechanisms, message_bytes, repeats, placement, cpus, round_trips, r
     for mechanism in mechanisms:
         n = round_trips or _round_trips_for(mechanism, message_bytes, run_seconds, repeats, cpus)
         times = _measure_latency(mechanism, message_bytes, n, repeats, cpus)
-        yield LatencyPoint(
-            mechanism,
-            message_bytes,
-            placement,
-            repeats,
-            statistics.median(times),
-            min(times),
-            max(times),
-            n,
-        )
+        yield LatencyPoint.from_times(mechanism, message_bytes, placement, times, n)

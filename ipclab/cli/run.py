@@ -15,6 +15,8 @@ import importlib
 import inspect
 import json
 
+from .._format import jsonable
+
 NAME = "run"
 HELP = "run any experiment by name, e.g. `run shm.counter_race processes=4 lock=False`"
 
@@ -78,21 +80,9 @@ def parse_params(pairs) -> dict:
     return params
 
 
-def _plain(value):
-    """A result as JSON-friendly data: named tuples become objects, bytes text."""
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode(errors="replace")
-    return value
-
-
 def _show(result, as_json: bool) -> None:
-    data = _plain(result)
+    # Bytes as UTF-8 (a message reads as text); non-finite floats as null (valid JSON).
+    data = jsonable(result, "utf-8")
     if as_json:
         print(json.dumps(data))
     elif isinstance(data, dict):

@@ -115,11 +115,14 @@ class _LoadArgs(NamedTuple):
 def _check_load(
     model, requests, concurrency, keepalive, body_bytes, pool_size, deadline_s, port, service_s
 ) -> _LoadArgs:
+    """Every argument of a load run checked, and the system able to run one, before any
+    process starts."""
     model, pool_size, body_bytes, port = check_server_args(model, pool_size, body_bytes, port)
     requests, concurrency, keepalive, body_bytes, deadline_s = check_client(
         requests, concurrency, keepalive, body_bytes, deadline_s
     )
     service_s = check_service(service_s)
+    _platform.require("fork", "pipe")
     return _LoadArgs(
         model, requests, concurrency, keepalive, body_bytes, pool_size, deadline_s, port, service_s
     )
@@ -217,7 +220,6 @@ def load_run(
     run = _check_load(
         model, requests, concurrency, keepalive, body_bytes, pool_size, deadline_s, port, service_s
     )
-    _platform.require("fork", "pipe")
     return helper_process.call(_load_run, run, deadline_s=run.deadline_s)
 
 
@@ -247,7 +249,6 @@ def watch_load(
     sample_interval_s = check_seconds(
         "sample_interval_s", sample_interval_s, 0.005, 10.0, lo_inclusive=True
     )
-    _platform.require("fork", "pipe")
     return helper_process.iterate(_run_load, run, sample_interval_s, deadline_s=run.deadline_s)
 
 
@@ -291,5 +292,4 @@ def compare(
         port,
         service_s,
     )
-    _platform.require("fork", "pipe")
     return helper_process.call(_compare, models, run, deadline_s=run.deadline_s)

@@ -178,10 +178,12 @@ def _slider_layout():
     return w.Layout(width="100%", min_width="400px", max_width="800px")
 
 
-def int_slider(description, value, lo, hi, step=1):
+def _slider(kind: str, description, value, lo, hi, step):
+    """An ``ipywidgets`` slider of ``kind`` (``"IntSlider"``, ``"FloatSlider"``) in the
+    explorers' look; it reports only when released."""
     import ipywidgets as w
 
-    return w.IntSlider(
+    return getattr(w, kind)(
         value=value,
         min=lo,
         max=hi,
@@ -191,21 +193,14 @@ def int_slider(description, value, lo, hi, step=1):
         style=_style(),
         layout=_slider_layout(),
     )
+
+
+def int_slider(description, value, lo, hi, step=1):
+    return _slider("IntSlider", description, value, lo, hi, step)
 
 
 def float_slider(description, value, lo, hi, step):
-    import ipywidgets as w
-
-    return w.FloatSlider(
-        value=value,
-        min=lo,
-        max=hi,
-        step=step,
-        description=description,
-        continuous_update=False,
-        style=_style(),
-        layout=_slider_layout(),
-    )
+    return _slider("FloatSlider", description, value, lo, hi, step)
 
 
 def dropdown(description, options, value):
