@@ -38,7 +38,9 @@ class Gate:
     """
 
     def __init__(self) -> None:
-        self._ends: list = list(new_pipe())  # [read end, write end]
+        self._ends: list = [None, None]  # [read end, write end]; set first, for __del__
+        self._pipe: tuple | None = None  # not known yet: the ends are this process's own
+        self._ends = list(new_pipe())
         st = os.fstat(self._ends[0])
         self._pipe = (st.st_dev, st.st_ino)  # both ends of a pipe share one inode
 
@@ -90,6 +92,15 @@ class Gate:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        # A stop that lands after the pipe is made but before a ``with`` owns the gate (in
+        # the middle of a constructor, say) would otherwise leak both ends: close them when
+        # the gate is dropped, as a file object does.
+        try:
+            self.close()
+        except Exception:
+            pass
+
     def _mine(self, index: int) -> int | None:
         """``self._ends[index]`` if that descriptor is still this gate's pipe in this
         process (a child started with ``pass_fds`` has closed the other end, and the number
@@ -101,7 +112,7 @@ class Gate:
             st = os.fstat(fd)
         except OSError:
             return None
-        return fd if (st.st_dev, st.st_ino) == self._pipe else None
+        return fd if self._pipe is None or (st.st_dev, st.st_ino) == self._pipe else None
 
 
 def _behind_gate(gate: Gate, target: Callable, args: tuple, kwargs: dict) -> Any:
