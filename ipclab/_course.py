@@ -731,7 +731,7 @@ NOTEBOOKS = {'01-processes-are-isolated': {'coding': ['01-exit-code', '01-childr
                                     'sha256:ebfdf77f8cc48fa01ac5d25f0780ca3565a8143af93c0f59b70c219cd7a9f7b0',
                                     '%%ipclab'],
                                    ['cell-21',
-                                    'sha256:465f4a5ae78aea3c31c0cf189a82ee674ca73175af74958919952da874c8a7aa',
+                                    'sha256:9b895cbddacd53de4f1e19fe7dd365f436352511d5937e1e94f6860ab5143646',
                                     'alone = mappings.semaphore_sleeps(contended=False, operation'],
                                    ['cell-22',
                                     'sha256:3361d3232321e3fd3fb0192fc4d3eac52fcf90d12bd8a0932a3299959445bb5f',

@@ -83,7 +83,10 @@ def test_an_uncontended_semaphore_never_sleeps_and_a_handoff_does():
     assert alone.found_taken == 0
     assert alone.sleeps < alone.operations // 100
     assert turns.found_taken > 0
-    assert turns.sleeps > turns.operations * turns.processes // 4
+    # How often a handoff finds the other side already awake depends on the scheduler
+    # (CI saw 2,063 sleeps in 10,000 operations on a loaded 2-core VM): assert that it
+    # sleeps in earnest, many times more than the uncontended case's bound allows.
+    assert turns.sleeps > turns.operations * turns.processes // 20
     assert alone.seconds_per_operation > 0 and turns.seconds_per_operation > 0
 
 
