@@ -43,11 +43,6 @@ from ipclab import process, webserver  # noqa: E402
 
 MINIMAL = "minimal fork-per-request"
 SERVERS = ("single", "fork-per-request", "prefork", MINIMAL)
-
-
-def serving_processes(name: str, args) -> int | None:
-    """How many processes serve at once, as load_run tells its client."""
-    return {"single": 1, "prefork": args.pool_size}.get(name)
 CLIENTS = ("ipclab", "ab")
 
 
@@ -165,7 +160,7 @@ def measure_round(i: int, args, ab: str | None) -> dict:
                 else:
                     rates[client] = run_ipclab(server.port, n, args.concurrency,
                                                args.body_bytes, args.deadline,
-                                               serving_processes(name, args))
+                                               webserver.serving_processes(name, args.pool_size))
         finally:
             server.stop()
         out[name] = rates

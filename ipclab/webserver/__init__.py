@@ -56,7 +56,7 @@ from ._client import MAX_CONCURRENCY as MAX_CONCURRENCY  # the limits of a load 
 from ._client import MAX_REQUESTS as MAX_REQUESTS
 from ._client import MAX_RUN_BYTES as MAX_RUN_BYTES
 from ._client import ClientResult, run_client
-from ._load import LoadResult, LoadSample, compare, load_run, watch_load
+from ._load import LoadResult, LoadSample, compare, load_run, serving_processes, watch_load
 from ._responder import HOST, MAX_BODY_BYTES, response_body
 from ._server import MAX_POOL_SIZE, MODELS, Server, ServerReport, serve
 
@@ -76,4 +76,5 @@ __all__ = [
     "compare",
     "ClientResult",
     "run_client",
+    "serving_processes",
 ]

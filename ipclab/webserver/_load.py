@@ -16,7 +16,14 @@ from ._responder import response_body
 from ._server import MODELS, Server, check_server_args, check_service
 from ._supervisor import ServerConfig
 
-__all__ = ["LoadResult", "LoadSample", "load_run", "watch_load", "compare"]
+__all__ = ["LoadResult", "LoadSample", "load_run", "watch_load", "compare", "serving_processes"]
+
+
+def serving_processes(model: str, pool_size: int) -> int | None:
+    """How many processes serve at once, to tell the load client (:func:`run_client`'s
+    ``server_processes``): 1 for ``single``, the pool for ``prefork``; None for
+    ``fork-per-request``, whose children come and go, and for any other server."""
+    return {"single": 1, "prefork": pool_size}.get(model)
 
 
 class LoadResult(NamedTuple):
@@ -97,11 +104,6 @@ class _LoadArgs(NamedTuple):
     #: Slept by the server before each 200 reply, in seconds.
     service_s: float
 
-    def server_processes(self) -> int | None:
-        """How many processes serve at once: 1 for ``single``, the pool for ``prefork``;
-        None for ``fork-per-request``, whose children come and go."""
-        return {"single": 1, "prefork": self.pool_size}.get(self.model)
-
     def server(self) -> ServerConfig:
         """The server's settings for this run. It outlives the client's deadline a little,
         so that a run that is too slow ends as a timeout here, not as refused connections
@@ -140,7 +142,7 @@ def _run_load(run: _LoadArgs, sample_interval_s: float | None = None) -> Iterato
             run.keepalive,
             body,
             run.deadline_s,
-            server_processes=run.server_processes(),
+            server_processes=serving_processes(run.model, run.pool_size),
         )
         try:
             try:

@@ -9,6 +9,7 @@ off the kernel-selection dialog and the news prompt in the settings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -206,3 +207,26 @@ def launch_browser(playwright, user_data_dir: Path):
     return playwright.chromium.launch_persistent_context(
         str(user_data_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
         viewport={"width": 1400, "height": 1000})
+
+
+@contextlib.contextmanager
+def lab_in_browser(course: Path, home: Path):
+    """A private JupyterLab serving ``course`` and a headless Chromium, as ``(server,
+    context)``; both stopped on exit. Fails under CI without Chromium, skips elsewhere."""
+    import pytest
+
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium is missing at {CHROMIUM}: .ci/run should have installed it")
+        pytest.skip("no Chromium here (apt-get install chromium) — the browser test needs it")
+    playwright = pytest.importorskip("playwright.sync_api")
+    server = LabServer(course, home).start()
+    try:
+        with playwright.sync_playwright() as p:
+            context = launch_browser(p, home / "chromium")
+            try:
+                yield server, context
+            finally:
+                context.close()
+    finally:
+        server.stop()

@@ -8,14 +8,13 @@ downloaded. Outside CI a machine without Chromium skips this test and says why.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from .jupyterlab import CHROMIUM, LabServer, Notebook, launch_browser
+from .jupyterlab import Notebook, lab_in_browser
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "04-blocking-and-capacity.ipynb"
@@ -26,27 +25,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]  # JupyterLab in Chrom
 
 @pytest.fixture
 def lab(tmp_path):
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium is missing at {CHROMIUM}: .ci/run should have installed it")
-        pytest.skip("no Chromium here (apt-get install chromium) — the browser test needs it")
-    playwright = pytest.importorskip("playwright.sync_api")
     course = tmp_path / "course"
     # The instructor's edition (its check cells pass, so Run All runs to the end), copied:
     # the repo stays clean.
     shutil.copytree(ROOT / "solutions", course)
     home = tmp_path / "home"
     home.mkdir()
-    server = LabServer(course, home).start()
-    try:
-        with playwright.sync_playwright() as p:
-            context = launch_browser(p, home / "chromium")
-            try:
-                yield server, context.new_page()
-            finally:
-                context.close()
-    finally:
-        server.stop()
+    with lab_in_browser(course, home) as (server, context):
+        yield server, context.new_page()
 
 
 def test_learner_runs_a_notebook_and_moves_a_slider(lab):

@@ -7,11 +7,9 @@ Needs Debian's ``chromium`` and Playwright from PyPI (see test_browser.py).
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from .jupyterlab import CHROMIUM, LabServer, Notebook, launch_browser, wait_for, write_notebook
+from .jupyterlab import Notebook, lab_in_browser, wait_for, write_notebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # JupyterLab in Chromium: 10-25 s
 
@@ -41,11 +39,6 @@ RIGHT = WRONG.replace("os.write(w, b\"x\" * write_size)\n            writes += 1
 
 @pytest.fixture
 def lab(tmp_path):
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium is missing at {CHROMIUM}: .ci/run should have installed it")
-        pytest.skip("no Chromium here (apt-get install chromium) — the browser test needs it")
-    playwright = pytest.importorskip("playwright.sync_api")
     course, home = tmp_path / "course", tmp_path / "home"
     course.mkdir()
     home.mkdir()
@@ -54,16 +47,8 @@ def lab(tmp_path):
         "%%ipclab --quiet\n# your count_fit(write_size) here",
         'coding.check_code("04-fill", count_fit)',
     ])
-    server = LabServer(course, home).start()
-    try:
-        with playwright.sync_playwright() as p:
-            context = launch_browser(p, home / "chromium")
-            try:
-                yield server, context
-            finally:
-                context.close()
-    finally:
-        server.stop()
+    with lab_in_browser(course, home) as (server, context):
+        yield server, context
 
 
 def _type_and_check(nb: Notebook, source: str) -> str:

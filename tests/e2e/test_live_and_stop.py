@@ -14,13 +14,12 @@ Needs Debian's ``chromium`` and Playwright from PyPI (see test_browser.py).
 from __future__ import annotations
 
 import io
-import os
 import time
 from pathlib import Path
 
 import pytest
 
-from .jupyterlab import CHROMIUM, LabServer, Notebook, launch_browser, wait_for, write_notebook
+from .jupyterlab import Notebook, lab_in_browser, wait_for, write_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".e2e"  # screenshots land here (git-ignored)
@@ -35,11 +34,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # JupyterLab in Chrom
 def lab(tmp_path):
     """A private JupyterLab and a browser, for one test (the leak check then sees the
     server, its kernels and the browser gone)."""
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium is missing at {CHROMIUM}: .ci/run should have installed it")
-        pytest.skip("no Chromium here (apt-get install chromium) — the browser test needs it")
-    playwright = pytest.importorskip("playwright.sync_api")
     course, home = tmp_path / "course", tmp_path / "home"
     course.mkdir()
     home.mkdir()
@@ -51,16 +45,8 @@ def lab(tmp_path):
     write_notebook(course / "stop.ipynb", [
         "from ipclab import widgets\nwidgets.fill_level_explorer()",
     ])
-    server = LabServer(course, home).start()
-    try:
-        with playwright.sync_playwright() as p:
-            context = launch_browser(p, home / "chromium")
-            try:
-                yield server, context
-            finally:
-                context.close()
-    finally:
-        server.stop()
+    with lab_in_browser(course, home) as (server, context):
+        yield server, context
 
 
 def _data_pixels(png: bytes) -> int:
