@@ -160,7 +160,8 @@ def measure_round(i: int, args, ab: str | None) -> dict:
                 else:
                     rates[client] = run_ipclab(server.port, n, args.concurrency,
                                                args.body_bytes, args.deadline,
-                                               webserver.serving_processes(name, args.pool_size))
+                                               (webserver.serving_processes(name, args.pool_size)
+                                                if name in webserver.MODELS else None))
         finally:
             server.stop()
         out[name] = rates

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from .. import _platform, helper_process
-from .._check import MAX_DEADLINE_S, check_choice_list, check_seconds
+from .._check import MAX_DEADLINE_S, check_choice, check_choice_list, check_int, check_seconds
 from ..errors import ChildTimeoutError
 from ._client import Client, check_client, drive
 from ._responder import response_body
-from ._server import MODELS, Server, check_server_args, check_service
+from ._server import MAX_POOL_SIZE, MODELS, Server, check_server_args, check_service
 from ._supervisor import ServerConfig
 
 __all__ = ["LoadResult", "LoadSample", "load_run", "watch_load", "compare", "serving_processes"]
@@ -22,7 +22,9 @@ __all__ = ["LoadResult", "LoadSample", "load_run", "watch_load", "compare", "ser
 def serving_processes(model: str, pool_size: int) -> int | None:
     """How many processes serve at once, to tell the load client (:func:`run_client`'s
     ``server_processes``): 1 for ``single``, the pool for ``prefork``; None for
-    ``fork-per-request``, whose children come and go, and for any other server."""
+    ``fork-per-request``, whose children come and go. ``pool_size``: 1 to 64."""
+    model = check_choice("model", model, MODELS)
+    pool_size = check_int("pool_size", pool_size, 1, MAX_POOL_SIZE)
     return {"single": 1, "prefork": pool_size}.get(model)
 
 
