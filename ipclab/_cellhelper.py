@@ -19,11 +19,12 @@ import stat
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from . import _platform, fdmap
+from . import _frames, fdmap
 from ._resources import close_quietly, new_pipe
+from ._sandbox import become_subreaper, set_dumpable
 from ._signals import kill_group
 from .process import start_child
 from .safecell import CELL_FILENAME, Blocked, CellReport, ChildReport
@@ -36,39 +37,51 @@ STOP_SIGNAL = signal.SIGUSR1
 _DRAIN_S = 0.2
 
 
-def supervise(source: str, prelude: str, deadline_s: float, cwd: str) -> Iterator[tuple[str, Any]]:
-    """In the helper: run the code in a child, stream its output, inspect, clean up, report."""
-    _become_subreaper()  # orphans of the code's processes come to us, not to init
+def supervise(
+    source: str, prelude: str, deadline_s: float, cwd: str, driver: Callable | None = None
+) -> Iterator[tuple[str, Any]]:
+    """In the helper: run the code in a child, stream its output, inspect, clean up, report.
+
+    With ``driver``, the child runs ``driver(source, prelude, events_fd)`` instead of the
+    source (:mod:`ipclab.coding.driver`), and the frames it writes on ``events_fd`` come back
+    as the report's ``events``."""
+    become_subreaper()  # orphans of the code's processes come to us, not to init
+    if driver is not None:  # the learner's processes (same uid) may not trace the checker's:
+        set_dumpable(False)  # this helper and, inherited by fork, the checker and its helpers
     started = time.monotonic()
     stop_r, stop_w = new_pipe()
     previous = signal.signal(STOP_SIGNAL, lambda *_: os.write(stop_w, b"!"))
     out_r, out_w = new_pipe()
     err_r, err_w = new_pipe()
+    ev_r, ev_w = new_pipe() if driver is not None else (None, None)
+    events = _Events(ev_r)
     fifos_before, shm_before = _fifos(cwd), _shm()
     streams = {out_r: _Stream("stdout"), err_r: _Stream("stderr")}
     child = None
     try:
         child = start_child(
-            _run_learner_code,
-            source,
-            prelude,
-            cwd,
-            out_w,
-            err_w,
-            pass_fds=(out_w, err_w),
+            _run_learner_code if driver is None else _run_driver,
+            *(
+                (source, prelude, cwd, out_w, err_w)
+                if driver is None
+                else (driver, source, prelude, cwd, out_w, err_w, ev_w)
+            ),
+            pass_fds=(out_w, err_w) if driver is None else (out_w, err_w, ev_w),
             deadline_s=deadline_s + 2.0,
         )
-        close_quietly(out_w, err_w)
-        out_w = err_w = None
+        close_quietly(out_w, err_w, ev_w)
+        out_w = err_w = ev_w = None
         ended = None
         end = started + deadline_s
         while ended is None:
-            waits = [*_open(streams), stop_r] + ([child.pidfd] if child.pidfd is not None else [])
+            waits = [*_open(streams), *events.waits(), stop_r]
+            waits += [child.pidfd] if child.pidfd is not None else []
             left = max(0.0, end - time.monotonic())
             ready = select.select(
                 waits, [], [], left if child.pidfd is not None else min(left, 0.01)
             )[0]
             yield from _pump(streams, ready)
+            events.pump(ready)
             if stop_r in ready:
                 ended = "stopped"
             elif not child.alive():
@@ -91,6 +104,7 @@ def supervise(source: str, prelude: str, deadline_s: float, cwd: str) -> Iterato
         children = _leftover_children(tree, child.pid, result)
         _kill_tree(child, tree)
         yield from _drain(streams)
+        events.drain()
         removed = _remove_new(cwd, fifos_before, shm_before)
         yield (
             "report",
@@ -108,6 +122,7 @@ def supervise(source: str, prelude: str, deadline_s: float, cwd: str) -> Iterato
                 removed=tuple(removed),
                 exit_status=status,
                 picture=picture,
+                events=tuple(events.got),
             ),
         )
     finally:
@@ -115,7 +130,7 @@ def supervise(source: str, prelude: str, deadline_s: float, cwd: str) -> Iterato
             child.close()
         _reap_orphans()
         signal.signal(STOP_SIGNAL, previous)
-        close_quietly(stop_r, stop_w, out_r, out_w, err_r, err_w)
+        close_quietly(stop_r, stop_w, out_r, out_w, err_r, err_w, ev_r, ev_w)
 
 
 class _Stream:
@@ -128,6 +143,37 @@ class _Stream:
 
     def text(self) -> str:
         return self.data.decode(errors="replace")
+
+
+class _Events:
+    """The frames a driver writes on its events pipe (none without a driver)."""
+
+    def __init__(self, fd: int | None):
+        self.fd = fd
+        self.got: list = []
+        self._reader = _frames.FrameReader()
+
+    def waits(self) -> list:
+        return [self.fd] if self.fd is not None else []
+
+    def pump(self, ready: list) -> None:
+        if self.fd is None or self.fd not in ready:
+            return
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            self.fd = None  # end of file: the driver is gone
+            return
+        self._reader.feed(chunk)
+        while True:
+            whole, event = self._reader.next()
+            if not whole:
+                return
+            self.got.append(event)
+
+    def drain(self) -> None:
+        """After the kill: what the driver wrote before it died."""
+        while self.fd is not None and select.select([self.fd], [], [], 0)[0]:
+            self.pump([self.fd])
 
 
 def _open(streams: dict) -> list:
@@ -156,16 +202,6 @@ def _drain(streams: dict) -> Iterator[tuple[str, str]]:
         if not ready:
             break
         yield from _pump(streams, ready)
-
-
-def _become_subreaper() -> None:
-    if _platform.IS_LINUX:
-        try:
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
-        except (OSError, AttributeError):
-            pass
 
 
 def _tree(root: int) -> list[fdmap.ProcessState]:
@@ -323,10 +359,8 @@ def _in_use(path: str) -> bool:
 
 
 # -- the cell's own process -------------------------------------------------------------------
-def _run_learner_code(source: str, prelude: str, cwd: str, out_fd: int, err_fd: int) -> dict:
-    """In the child: run the learner's code with stdout and stderr on the output pipes;
-    return what it left (its own open descriptors, its zombies) and how it ended."""
-    me = os.getpid()
+def _redirect(out_fd: int, err_fd: int) -> None:
+    """Standard output and error onto the output pipes, written as they come."""
     os.dup2(out_fd, 1)
     os.dup2(err_fd, 2)
     os.close(out_fd)
@@ -334,6 +368,13 @@ def _run_learner_code(source: str, prelude: str, cwd: str, out_fd: int, err_fd: 
     for stream in (sys.stdout, sys.stderr):  # as written, so the cell shows it as it comes
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(line_buffering=True, write_through=True)
+
+
+def _run_learner_code(source: str, prelude: str, cwd: str, out_fd: int, err_fd: int) -> dict:
+    """In the child: run the learner's code with stdout and stderr on the output pipes;
+    return what it left (its own open descriptors, its zombies) and how it ended."""
+    me = os.getpid()
+    _redirect(out_fd, err_fd)
     os.chdir(cwd)
     namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
     before = {f.fd for f in fdmap.process_fds(me)}
@@ -361,6 +402,18 @@ def _run_learner_code(source: str, prelude: str, cwd: str, out_fd: int, err_fd: 
     result["open_fds"] = [f for f in fdmap.process_fds(me) if f.fd not in before and f.fd > 2]
     result["zombies"] = _zombies()
     return result
+
+
+def _run_driver(
+    driver: Callable, source: str, prelude: str, cwd: str, out_fd: int, err_fd: int, ev_fd: int
+) -> dict:
+    """In the child: run ``driver`` (ipclab's own code, never the learner's) with stdout and
+    stderr on the output pipes, as the learner's processes it forks will have them."""
+    _redirect(out_fd, err_fd)
+    os.chdir(cwd)
+    driver(source, prelude, ev_fd)
+    sys.stdout.flush()
+    return {"error": None}
 
 
 def _exec_cell(source: str, namespace: dict) -> Any:

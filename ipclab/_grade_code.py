@@ -28,19 +28,11 @@ import sys
 import tempfile
 import time
 
+from . import _sandbox
+
 #: Bounds on what comes back through the pipe, in bytes, and on one feedback line (chars).
 RESULT_BYTES = 1 << 20
 FEEDBACK_CHARS = 2000
-
-
-def _undumpable() -> None:
-    """PR_SET_DUMPABLE 0: /proc/PID/fd, mem and ptrace closed to other non-root processes."""
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def compose(func_name: str, prelude: str, source: str) -> str:
@@ -72,7 +64,7 @@ def _check(ex_id: str, func_name: str, prelude: str, source: str) -> list:
 def main(argv: list) -> None:
     fd = int(argv[0])
     os.set_inheritable(fd, False)
-    _undumpable()
+    _sandbox.set_dumpable(False)
     job = json.load(sys.stdin)
     out = {c[0]: _check(*c) for c in job["checks"]}
     data = json.dumps(out).encode()

@@ -176,6 +176,7 @@ def _kernel_manager_class(job: dict):
                         "cgroup": job.get("cgroup"),
                         "uid": job.get("uid"),
                         "gid": job.get("gid"),
+                        "read_anything": job.get("read_anything", False),
                         "log": os.path.join(job["workdir"], ".kernel.log"),
                         "chown": [job["workdir"]],
                     },
@@ -302,6 +303,7 @@ def _grade_coding(job: dict, data: dict, seconds_left: float) -> tuple:
         "cgroup": job.get("cgroup"),
         "uid": job.get("uid"),
         "gid": job.get("gid"),
+        "read_anything": job.get("read_anything", False),
         "log": os.path.join(job["workdir"], ".log"),
     }
     try:

@@ -48,6 +48,10 @@ class Privilege(NamedTuple):
     uid: int | None
     gid: int | None
     note: str
+    #: True when the unprivileged uid keeps one capability, CAP_DAC_READ_SEARCH (read any
+    #: file, enter any folder; never write, kill or trace another user's processes), because
+    #: without it that uid cannot reach this interpreter (a Python under /root).
+    read_anything: bool = False
 
 
 # -- who runs the kernel ----------------------------------------------------------------------
@@ -71,35 +75,88 @@ def privilege() -> Privilege:
         _PRIVILEGE = Privilege(None, None, "kernels run as root: there is no user 'nobody'")
         return _PRIVILEGE
     uid, gid = entry.pw_uid, entry.pw_gid
+    ok, why = _can_run_as(uid, gid, read_anything=False)
+    if ok:
+        _PRIVILEGE = Privilege(uid, gid, f"kernels run as uid {uid} ({_UNPRIVILEGED})")
+        return _PRIVILEGE
+    if _can_run_as(uid, gid, read_anything=True)[0]:
+        _PRIVILEGE = Privilege(
+            uid,
+            gid,
+            f"kernels run as uid {uid} ({_UNPRIVILEGED}), allowed to read any file (not "
+            f"to write one, or to signal or trace the grader): {_UNPRIVILEGED} alone cannot "
+            f"run {sys.executable}",
+            read_anything=True,
+        )
+        return _PRIVILEGE
+    _PRIVILEGE = Privilege(
+        None,
+        None,
+        f"kernels run as root: {_UNPRIVILEGED} cannot run {sys.executable} with ipclab "
+        f"({why[:200]})",
+    )
+    return _PRIVILEGE
 
-    def drop():  # pragma: no cover - runs in the probe child
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
 
+def _can_run_as(uid: int, gid: int, read_anything: bool) -> tuple[bool, str]:
+    """Whether ``uid`` can start this interpreter and import what a kernel needs (for real)."""
     try:
         done = subprocess.run(
             [sys.executable, "-c", "import ipclab, ipykernel, nbformat"],
-            preexec_fn=drop,
+            preexec_fn=lambda: drop_to(uid, gid, read_anything),
             capture_output=True,
             text=True,
             timeout=60,
             cwd="/",
             env={"PATH": os.environ.get("PATH", ""), "HOME": "/"},
         )
-        ok, why = done.returncode == 0, (done.stderr.strip().splitlines() or [""])[-1]
-    except OSError as exc:
-        ok, why = False, str(exc)
-    if ok:
-        _PRIVILEGE = Privilege(uid, gid, f"kernels run as uid {uid} ({_UNPRIVILEGED})")
-    else:
-        _PRIVILEGE = Privilege(
-            None,
-            None,
-            f"kernels run as root: {_UNPRIVILEGED} cannot run "
-            f"{sys.executable} with ipclab ({why[:200]})",
-        )
-    return _PRIVILEGE
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, str(exc)
+    return done.returncode == 0, (done.stderr.strip().splitlines() or [""])[-1]
+
+
+#: Linux: prctl options, the capability ABI version and the one capability that may be kept.
+_PR_SET_KEEPCAPS, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE = 8, 38, 47, 2
+_CAPABILITY_VERSION_3 = 0x20080522
+_CAP_DAC_READ_SEARCH = 2
+
+
+def drop_to(uid: int, gid: int, read_anything: bool = False) -> None:
+    """As root: become ``uid``/``gid`` for good (no supplementary groups, no way back through
+    a set-uid program). With ``read_anything``, keep CAP_DAC_READ_SEARCH alone, also across
+    ``exec`` (an ambient capability). Raises OSError if the kernel refuses a step."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def prctl(*args: int) -> None:
+        if libc.prctl(*args, *[0] * (5 - len(args))) != 0:
+            raise OSError(ctypes.get_errno(), f"prctl{args}: {os.strerror(ctypes.get_errno())}")
+
+    os.setgroups([])
+    os.setgid(gid)
+    if read_anything:
+        prctl(_PR_SET_KEEPCAPS, 1)
+    os.setuid(uid)
+    if read_anything:
+        header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
+        bit = 1 << _CAP_DAC_READ_SEARCH
+        data = (ctypes.c_uint32 * 6)(bit, bit, bit, 0, 0, 0)  # effective, permitted, inheritable
+        if libc.capset(header, data) != 0:
+            raise OSError(ctypes.get_errno(), "capset: " + os.strerror(ctypes.get_errno()))
+        prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE, _CAP_DAC_READ_SEARCH)
+    prctl(_PR_SET_NO_NEW_PRIVS, 1)
+
+
+def set_dumpable(dumpable: bool) -> None:
+    """PR_SET_DUMPABLE: when false, other processes of the same uid can no longer trace this
+    one or open its ``/proc/PID/fd`` and ``mem`` (root still can). Inherited by ``fork``."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, int(dumpable), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def containment() -> str:
@@ -302,13 +359,14 @@ def _apply(config: dict) -> None:
         (resource.RLIMIT_CORE, 0),
     ):
         resource.setrlimit(which, (value, value))
+    # RLIMIT_NPROC counts every process of the uid: with a cgroup of its own per job it would
+    # only let one submission's fork bomb starve the others graded as the same uid
     if uid is not None and gid is not None:
-        os.setgroups([])
-        os.setgid(gid)
-        nproc = limits.processes + count_user_processes(uid)
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        os.setuid(uid)
-    elif os.geteuid() != 0:
+        if not config.get("cgroup"):
+            nproc = limits.processes + count_user_processes(uid)
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        drop_to(uid, gid, bool(config.get("read_anything")))
+    elif os.geteuid() != 0 and not config.get("cgroup"):
         nproc = limits.processes + count_user_processes(os.geteuid())
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 

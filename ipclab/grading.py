@@ -251,6 +251,7 @@ def _run(notebook: _Notebook, entry: dict, settings: Settings, privilege) -> dic
             "cgroup": cgroup,
             "uid": privilege.uid,
             "gid": privilege.gid,
+            "read_anything": privilege.read_anything,
         }
         with _LIVE_LOCK:
             if _STOPPING.is_set():

@@ -103,6 +103,9 @@ class CellReport(NamedTuple):
     #: Who held which end of which pipe when the code was cut short
     #: (:class:`ipclab.fdmap.FdPicture`; draw it with ``ipclab.plots.fd_picture``), else None.
     picture: Any = None
+    #: For a coding exercise (``run_code(..., exercise=...)``): what the checker saw, as
+    #: event tuples from :mod:`ipclab.coding.driver`. Empty for a cell.
+    events: tuple = ()
 
     @property
     def clean(self) -> bool:
@@ -117,7 +120,12 @@ class CellReport(NamedTuple):
 
 # -- the caller's side -----------------------------------------------------------------------
 def run_code(
-    source: str, deadline_s: float = DEFAULT_DEADLINE_S, *, prelude: str = "", echo: bool = True
+    source: str,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    *,
+    prelude: str = "",
+    echo: bool = True,
+    exercise: tuple | None = None,
 ) -> CellReport:
     """Run the Python ``source`` in a fresh helper process and report what it did.
 
@@ -126,6 +134,11 @@ def run_code(
     code prints is written to this process's stdout and stderr as it arrives (in a
     notebook: into the cell). The stop button (KeyboardInterrupt) stops the code, reports,
     then raises :class:`ipclab.ExperimentInterrupted`.
+
+    ``exercise`` is for :mod:`ipclab.coding`: ``(exercise_id, function_name, workdir)``.
+    Then the source only defines the function, and ipclab's checker runs it on each case of
+    the exercise, each time in a fresh process of the learner's, watched from outside; what
+    it saw comes back as the report's ``events``.
     """
     if not isinstance(source, str):
         raise TypeError(f"source must be a str of Python code, got {type(source).__name__}")
@@ -137,12 +150,20 @@ def run_code(
     report = None
     from ._cellhelper import STOP_SIGNAL, supervise
 
+    driver = None
+    if exercise is not None:
+        import functools
+
+        from .coding.driver import drive
+
+        driver = functools.partial(drive, *exercise)
     events = helper_process.iterate(
         supervise,
         source,
         prelude,
         deadline_s,
         os.getcwd(),
+        driver,
         deadline_s=deadline_s + 5.0,
         always=True,
         soft_stop=STOP_SIGNAL,

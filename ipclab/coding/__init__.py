@@ -23,22 +23,28 @@ The answer key is the kernel and the inputs: the checker computes what a right f
 returns (``question.upper()``, the bytes that fit in a new pipe, measured) and never stores a
 solution.
 
-How a run works: the cell's process (see :mod:`ipclab.safecell`) runs the learner's source and
-then :func:`ipclab.coding.driver.drive`, which arranges each case (a pipe with a writer, a
-listening socket with a client process, SIGPIPE at its default action, ...), calls the
-learner's function, tidies the case up and reports on a marked line of standard output. The
-checker reads those lines and the safe runner's report (blocked calls and who held the other
-end, zombies, running children, open descriptors) and picks the most useful diagnosis: a
-crash before a hang, a hang before an exception, a child left behind before a wrong result, a
-wrong result before a leaked descriptor.
+How a run works: the safe cell (:mod:`ipclab.safecell`) runs ipclab's checker,
+:func:`ipclab.coding.driver.drive`, which never runs a line of the learner's code. For each
+case it arranges what the case needs (a pipe with a writer, a listening socket with a client
+process, ...) and forks a fresh learner process (:mod:`~ipclab.coding.learner`), which makes
+the case's inside part (SIGPIPE at its default action, children of its own to reap), waits
+until the checker has looked at it, then runs the learner's source and calls the function
+once. That process only *claims* how its function ended and what it returned; the checker
+looks at everything else from outside — its descriptors and children in ``/proc``, its
+signal dispositions, what the checker's own helpers received — and reports on a pipe of its
+own, which no learner process holds (and, as the same uid, cannot trace: the checker is not
+dumpable). So a function cannot print, write or patch its way to a pass. The verdict reads
+those events and the safe runner's report (blocked calls and who held the other end) and
+picks the most useful diagnosis: a crash before a hang, a hang before an exception, a child
+left behind before a wrong result, a wrong result before a leaked descriptor.
 
 The parts: :mod:`~ipclab.coding.catalogue` (the exercises; those of notebooks 10–13 in
 :mod:`~ipclab.coding.catalogue_10_13`, judged by :mod:`~ipclab.coding.judges_10_13`),
-:mod:`~ipclab.coding.driver` and
-:mod:`~ipclab.coding.arrange` (in the cell's process), :mod:`~ipclab.coding.judges` and
-:mod:`~ipclab.coding.verdict` (in the checker), :mod:`~ipclab.coding.source` (what the learner
-handed in), :mod:`~ipclab.coding.values` (results on their way back), and
-:mod:`~ipclab.coding.check` (the public side).
+:mod:`~ipclab.coding.driver` and :mod:`~ipclab.coding.arrange` (the checker's process),
+:mod:`~ipclab.coding.learner` (the learner's process, and how the checker sees it),
+:mod:`~ipclab.coding.judges` and :mod:`~ipclab.coding.verdict` (in the caller),
+:mod:`~ipclab.coding.source` (what the learner handed in), :mod:`~ipclab.coding.values`
+(results on their way back), and :mod:`~ipclab.coding.check` (the public side).
 """
 
 from .arrange import CountingLock as CountingLock

@@ -1,7 +1,9 @@
-"""Arranging cases in the cell's process: a pipe with a writer, a listening socket with a
+"""Arranging cases in the checker's process: a pipe with a writer, a listening socket with a
 client process, SIGPIPE at its default action, a lock that counts who took it, ...
-Each arranger returns the arguments, the checker's own helper processes, and what tidies
-up afterwards and reports what it observed.
+Each arranger returns the arguments, the checker's own helper processes, the descriptors
+handed to the learner's process, what must happen inside that process before the learner's
+code runs, and what tidies up afterwards and reports what it observed — from outside (a
+:class:`ipclab.coding.learner.LearnerView`), never from the learner's process itself.
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ def arrange_try_read(case: Case, workdir: str) -> Arranged:
         os.write(w, b"abc")
     if state == "writer gone":
         os.close(w)
-        return Arranged((r, n), finish=lambda: {"kept": _close(r)})
-    return Arranged((r, n), finish=lambda: {"kept": _close(r, w)})
+        return Arranged((r, n), handed=(r,))
+    return Arranged((r, n), handed=(r, w))  # the learner's process holds the writer too
 
 
 def arrange_read_all(case: Case, workdir: str) -> Arranged:
@@ -76,12 +78,11 @@ def arrange_read_all(case: Case, workdir: str) -> Arranged:
     pid = _fork_helper(write_all)
     os.close(w)
 
-    def finish() -> dict:
-        kept = _close(r)  # a writer the learner stopped reading gets EPIPE and ends
-        _reap(pid)
-        return {"kept": kept}
+    def finish(view) -> dict:
+        _reap(pid)  # a writer the learner stopped reading got EPIPE and ended
+        return {}
 
-    return Arranged((r,), (pid,), finish)
+    return Arranged((r,), (pid,), finish, handed=(r,))
 
 
 def arrange_epipe(case: Case, workdir: str) -> Arranged:
@@ -89,27 +90,26 @@ def arrange_epipe(case: Case, workdir: str) -> Arranged:
     r, w = os.pipe()
     if reader == "gone":
         os.close(r)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as in a C program or a shell pipeline
 
-    def finish() -> dict:
-        action = signal.getsignal(signal.SIGPIPE)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # Python's own setting again
+    def sigpipe_default() -> None:  # as in a C program or a shell pipeline
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+    def finish(view) -> dict:
         arrived = b""
         if reader != "gone":
             if select.select([r], [], [], 0)[0]:
                 arrived = os.read(r, 1 << 16)
             _close(r)
-        kept = _close(w)
-        return {"sigpipe": getattr(action, "name", str(action)), "arrived": arrived, "kept": kept}
+        return {"sigpipe": view.sigpipe, "arrived": arrived}
 
-    return Arranged((w, data), finish=finish)
+    return Arranged((w, data), finish=finish, handed=(w,), inside=sigpipe_default)
 
 
 def arrange_fifo(case: Case, workdir: str) -> Arranged:
     (message,) = case.args
     path = os.path.join(workdir, "channel.fifo")
 
-    def finish() -> dict:
+    def finish(view) -> dict:
         left = os.path.lexists(path)
         if left:
             os.unlink(path)
@@ -129,6 +129,10 @@ class CountingLock:
 
         self._lock = multiprocessing.get_context("fork").Lock()
         self._counts = mmap.mmap(-1, 16)  # MAP_SHARED: the children's counts reach us
+        self._owner = os.getpid()
+
+    def own(self) -> None:
+        """Count this process as the parent (called in the learner's process)."""
         self._owner = os.getpid()
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
@@ -164,12 +168,12 @@ def arrange_counter(case: Case, workdir: str) -> Arranged:
     processes, increments = case.args
     lock = CountingLock()
 
-    def finish() -> dict:
+    def finish(view) -> dict:
         taken, by_parent = lock.taken_by_children(), lock.taken_by_parent()
         lock.close()
         return {"taken": taken, "by_parent": by_parent}
 
-    return Arranged((lock, processes, increments), finish=finish)
+    return Arranged((lock, processes, increments), finish=finish, inside=lock.own)
 
 
 def _unread_bytes(sock) -> int:
@@ -204,16 +208,11 @@ def arrange_exactly(case: Case, workdir: str) -> Arranged:
     pid = _fork_helper(send_in_two_pieces)
     peer.close()
 
-    def finish() -> dict:
-        kept = learner_end.fileno() != -1
-        try:
-            learner_end.close()
-        except OSError:  # the learner closed the fd under the socket object
-            kept = False
-        _reap(pid)
-        return {"kept": kept}
+    def finish(view) -> dict:
+        _reap(pid)  # it ends once every copy of the learner's end is closed
+        return {}
 
-    return Arranged((learner_end, n), (pid,), finish)
+    return Arranged((learner_end, n), (pid,), finish, handed=(learner_end,))
 
 
 def arrange_prefork(case: Case, workdir: str) -> Arranged:
@@ -250,7 +249,7 @@ def arrange_prefork(case: Case, workdir: str) -> Arranged:
     pid = _fork_helper(client)
     os.close(res_w)
 
-    def finish() -> dict:
+    def finish(view) -> dict:
         data = b""
         while True:  # the client ends within its timeouts
             chunk = os.read(res_r, 1 << 16)
@@ -259,11 +258,10 @@ def arrange_prefork(case: Case, workdir: str) -> Arranged:
             data += chunk
         _close(res_r)
         _reap(pid)
-        listener.close()
         replies = ast.literal_eval(data.decode()) if data else [None] * requests
-        return {"replies": replies, "parent": os.getpid()}
+        return {"replies": replies, "parent": view.pid}
 
-    return Arranged((listener, requests, children), (pid,), finish)
+    return Arranged((listener, requests, children), (pid,), finish, handed=(listener,))
 
 
 def _piece(name: str, size: int) -> bytes:
@@ -297,59 +295,55 @@ def arrange_two_pipes(case: Case, workdir: str) -> Arranged:
     for _, w in ends.values():
         os.close(w)
 
-    def finish() -> dict:
-        kept = _close(ends["a"][0], ends["b"][0])  # a writer still writing gets EPIPE and ends
-        _reap(pid)
-        return {"kept": kept}
+    def finish(view) -> dict:
+        _reap(pid)  # a writer still writing got EPIPE and ended
+        return {}
 
-    return Arranged((ends["a"][0], ends["b"][0]), (pid,), finish)
-
-
-def _ended(pid: int) -> bool:
-    """True if child ``pid`` has ended and nobody has collected it yet (it stays a zombie)."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return False
+    readers = (ends["a"][0], ends["b"][0])
+    return Arranged(readers, (pid,), finish, handed=readers)
 
 
 def arrange_reap(case: Case, workdir: str) -> Arranged:
-    """Children of the cell's process, made before the learner's function runs: the ones in
-    ``endings`` (``("exit", code)`` or ``("signal", number)``) have ended (zombies, their
-    statuses waiting), ``running`` more are alive until the case is over."""
+    """Children of the learner's process, made in it before the learner's function runs: the
+    ones in ``endings`` (``("exit", code)`` or ``("signal", number)``) have ended (zombies,
+    their statuses waiting), ``running`` more are alive until the case is over."""
     endings, running = case.args
-    ended: dict = {}
-    for how, number in endings:
-        pid = os.fork()
-        if pid == 0:
-            try:
-                if how == "signal":
-                    if number != signal.SIGKILL:
-                        signal.signal(number, signal.SIG_DFL)
-                    os.kill(os.getpid(), number)
-            finally:
-                os._exit(number if how == "exit" else 99)
-        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # ended, not collected
-        ended[pid] = number if how == "exit" else -number
     alive_r, alive_w = os.pipe()
 
     def run_until_case_ends() -> None:
         os.close(alive_w)
-        os.read(alive_r, 1)  # end of file once the case is over
+        os.read(alive_r, 1)  # end of file once the checker closes its end
 
-    alive = [_fork_helper(run_until_case_ends) for _ in range(running)]
-    os.close(alive_r)
+    def make_children() -> None:  # in the learner's process
+        for how, number in endings:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    if how == "signal":
+                        if number != signal.SIGKILL:
+                            signal.signal(number, signal.SIG_DFL)
+                        os.kill(os.getpid(), number)
+                finally:
+                    os._exit(number if how == "exit" else 99)
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # ended, not collected
+        for _ in range(running):
+            _fork_helper(run_until_case_ends)
+        os.close(alive_r)
+        os.close(alive_w)  # only the checker holds it: closing it ends the running ones
 
-    def finish() -> dict:
-        left = [pid for pid in ended if _ended(pid)]
-        for pid in left:
+    def finish(view) -> dict:
+        ended = {pid: status for pid, status in view.made.items() if status is not None}
+        left = [pid for pid in ended if pid in view.still_zombies]
+        _close(alive_r, alive_w)  # the running ones read end of file and end
+        for pid in view.made:  # the checker's now: it is the subreaper of the killed process
             _reap(pid)
-        os.close(alive_w)  # the running ones read end of file and end
-        for pid in alive:
-            _reap(pid)
-        return {"ended": ended, "left": left, "running": alive}
+        return {
+            "ended": ended,
+            "left": left,
+            "running": [pid for pid, status in view.made.items() if status is None],
+        }
 
-    return Arranged((), (*ended, *alive), finish)
+    return Arranged((), finish=finish, inside=make_children)
 
 
 def arrange_datagrams(case: Case, workdir: str) -> Arranged:
@@ -362,13 +356,8 @@ def arrange_datagrams(case: Case, workdir: str) -> Arranged:
     for message in messages:  # fewer than net.unix.max_dgram_qlen: no send waits
         peer.send(message)
 
-    def finish() -> dict:
-        kept = learner_end.fileno() != -1
-        try:
-            learner_end.close()
-        except OSError:  # the learner closed the fd under the socket object
-            kept = False
-        peer.close()
-        return {"kept": kept}
+    def finish(view) -> dict:
+        peer.close()  # the learner's process held it too, so no end of file came
+        return {}
 
-    return Arranged((learner_end, len(messages)), finish=finish)
+    return Arranged((learner_end, len(messages)), finish=finish, handed=(learner_end,))

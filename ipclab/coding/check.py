@@ -77,13 +77,9 @@ def check_code(exercise_id: str, func_or_source: Any) -> CodeCheck:
     prelude = "\n\n".join(p for p in (_earlier_definitions(), context) if p)
     deadline_s = max(1.0, ex.budget_s * len(ex.cases)) + SETTLE_S
     with private_dir() as workdir:
-        # the driver runs in the cell's process, reached from the cell's own source
-        drive = (
-            f"__import__('ipclab.coding.driver').coding.driver.drive("
-            f"{ex.id!r}, {name}, {workdir!r})"
+        report = safecell.run_code(
+            source, deadline_s, prelude=prelude, echo=False, exercise=(ex.id, name, workdir)
         )
-        cell = source.rstrip() + "\n\n" + drive + "\n"
-        report = safecell.run_code(cell, deadline_s, prelude=prelude, echo=False)
     verdict = Verdict(ex, report)
     feedback = verdict.feedback()
     if feedback is None:

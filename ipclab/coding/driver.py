@@ -1,44 +1,31 @@
-"""The driver: runs in the learner's cell process (reached from generated source as
-``ipclab.coding.driver.drive``), arranges each case, calls the learner's function, tidies
-the case up and reports each step on a marked line of standard output.
+"""The checker's process: arranges each case, forks the learner's process for it, and
+reports what it saw — on a channel the learner's processes cannot write.
+
+It runs as the safe cell's code process (:func:`ipclab.safecell.run_code` with
+``exercise=``) and never runs a line of the learner's code: that runs in the
+:class:`ipclab.coding.learner.LearnerProcess` it forks per case. Its events travel to the
+safe cell's helper on their own pipe, which the learner's processes never hold (they close it
+before anything of theirs runs), so a learner's function cannot print or forge them: the
+learner's process only *claims* how its function ended, and everything else — which
+descriptors it left open, which children, what the checker's helpers received — is looked at
+from outside.
 """
 
 from __future__ import annotations
 
+import linecache
 import os
-import time
-from collections.abc import Callable
 from typing import Any
 
+from .. import _frames, fdmap
+from .._sandbox import become_subreaper
 from .catalogue import EXERCISES
+from .learner import CELL_FILENAME, LearnerProcess
 from .records import Arranged
-from .values import pack
 
-#: Marks the lines of standard output that the driver writes for the checker.
-MARK = "\x1eIPCLAB "
-#: How long the driver gives a child the learner left behind to end on its own, so that it is
-#: reported as a zombie (ended, never waited for) rather than as still running, in seconds.
+#: How long the checker gives a child the learner left behind to end on its own, so that it
+#: is reported as a zombie (ended, never waited for) rather than as still running, in seconds.
 SETTLE_S = 0.3
-
-
-def _emit(fd: int, *fields: Any) -> None:
-    os.write(fd, (MARK + repr(fields) + "\n").encode())
-
-
-def _where(exc: BaseException) -> str:
-    """The line of the learner's code where ``exc`` was raised, as source text."""
-    import traceback
-
-    frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
-        if f.filename == "<your cell>" and f.name != "<module>"
-    ]
-    return (frames[-1].line or "").strip() if frames else ""
-
-
-def _exception_fields(exc: BaseException) -> tuple:
-    return (type(exc).__name__, str(exc)[:200], _where(exc), getattr(exc, "errno", None))
 
 
 def _plain(args: tuple) -> tuple:
@@ -46,67 +33,115 @@ def _plain(args: tuple) -> tuple:
     return tuple(a if type(a) in (int, str) else None for a in args)
 
 
-def _learner_children(me: int, exclude: set) -> list:
-    import psutil
-
-    try:
-        return [p.pid for p in psutil.Process(me).children() if p.pid not in exclude]
-    except psutil.Error:
-        return []
+def _identity(handed: tuple) -> dict:
+    """``{fd: inode}`` of the descriptors handed to the learner's process."""
+    fds = [h if isinstance(h, int) else h.fileno() for h in handed]
+    return {fd: os.fstat(fd).st_ino for fd in fds}
 
 
-def _settle(me: int, exclude: set) -> None:
-    """Give children the learner left behind a moment to end (then they are zombies)."""
-    end = time.monotonic() + SETTLE_S
-    while time.monotonic() < end:
-        running = False
-        for pid in _learner_children(me, exclude):
-            try:
-                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
-                    running = True
-            except ChildProcessError:
-                pass
-        if not running:
-            return
-        time.sleep(0.01)
+def _close_handed(handed: tuple) -> None:
+    for h in handed:
+        try:
+            h.close() if hasattr(h, "close") else os.close(h)
+        except OSError:
+            pass
 
 
-def drive(exercise_id: str, func: Callable, workdir: str) -> None:
-    """In the cell's process: run ``func`` on every case of the exercise, report each on a
-    marked line, stop at the first case that leaves something behind."""
-    from .. import fdmap
+class _Events:
+    """The checker's events, as frames on their own pipe to the safe cell's helper."""
 
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def __call__(self, *fields: Any) -> None:
+        data = memoryview(_frames.pack(fields))
+        while data:
+            data = data[os.write(self.fd, data) :]
+
+
+def drive(
+    exercise_id: str, func_name: str, workdir: str, source: str, prelude: str, events_fd: int
+) -> None:
+    """In the checker's process: run the learner's ``func_name`` (defined by ``prelude`` and
+    ``source``) on every case of the exercise, each in a fresh learner process; report each
+    step on ``events_fd``; stop at the first case that goes wrong."""
     ex = EXERCISES[exercise_id]
-    me = os.getpid()
-    out = os.dup(1)  # the learner may redirect fd 1; the checker's lines still arrive
-    helpers: set = set()
+    become_subreaper()  # a learner's process is killed after each case: its orphans come here
+    emit = _Events(events_fd)
+    private = {f.fd for f in fdmap.process_fds(os.getpid()) if f.fd > 2}
+    linecache.cache[CELL_FILENAME] = (len(source), None, source.splitlines(True), CELL_FILENAME)
+    emit("checker", os.getpid())
+    for i, case in enumerate(ex.cases):
+        arranged = ex.arrange(case, workdir) if ex.arrange else Arranged(case.args)
+        if not _run_case(emit, i, ex, arranged, func_name, (prelude, source), private):
+            return
+    emit("done")
+
+
+def _run_case(emit, i: int, ex, arranged: Arranged, func_name: str, code: tuple, private) -> bool:
+    """One case; True if it went right far enough to go on to the next."""
+    emit("start", i, _plain(arranged.args))
+    handed = _identity(arranged.handed)
+    learner = LearnerProcess(code, func_name, arranged.args, arranged.inside, private)
     try:
-        for i, case in enumerate(ex.cases):
-            arranged = ex.arrange(case, workdir) if ex.arrange else Arranged(case.args)
-            helpers.update(arranged.pids)
-            _emit(out, "helpers", i, tuple(arranged.pids))
-            fds_before = {f.fd for f in fdmap.process_fds(me)}
-            _emit(out, "start", i, _plain(arranged.args))
-            try:
-                result = func(*arranged.args)
-            except BaseException as exc:  # the learner's, SystemExit included
-                if os.getpid() != me:
-                    _emit(out, "child-raised", i, os.getpid(), *_exception_fields(exc))
-                    os._exit(1)
-                arranged.finish()
-                _emit(out, "raised", i, *_exception_fields(exc))
-                return
-            if os.getpid() != me:
-                _emit(out, "ran-past", i, os.getpid())
-                os._exit(0)
-            observed = arranged.finish()
-            left = _learner_children(me, helpers)
-            new_fds = [f.fd for f in fdmap.process_fds(me) if f.fd not in fds_before]
-            _emit(out, "returned", i, pack(result), observed)
-            if left or new_fds:
-                _settle(me, helpers)
-                return
-        _emit(out, "done")
+        _close_handed(arranged.handed)
+        emit("helpers", i, (*arranged.pids, *learner.made))
+        emit("case-process", i, learner.pid)
+        claim = learner.next_claim()
+        while claim is not None and claim[0] in ("child-raised", "ran-past"):
+            emit(*_checked(claim, i))
+            claim = learner.next_claim()
+        if claim is None:  # it ended without saying how its function did
+            status = learner.exit_status()
+            emit("crashed" if status < 0 else "vanished", i, status)
+            return False
+        if learner.learner_children():
+            learner.settle(SETTLE_S)
+        view = learner.look()
+        while (late := learner.next_claim(deadline=0.0)) is not None:
+            if late[0] in ("child-raised", "ran-past"):
+                emit(*_checked(late, i))
     finally:
-        if os.getpid() == me:
-            os.close(out)
+        learner.close()
+    observed = arranged.finish(view)
+    if handed:
+        observed["kept"] = all(view.holds(fd, inode) for fd, inode in handed.items())
+    kind = claim[0]
+    if kind == "returned" and len(claim) == 2:
+        emit("returned", i, claim[1], observed)
+    elif kind == "raised":
+        emit(*_checked(claim, i))
+        return False
+    elif kind == "load-error":
+        emit("load-error", i, str(claim[1])[-2000:] if len(claim) > 1 else "")
+        return False
+    else:
+        emit("malformed", i)
+        return False
+    if view.left or view.new_fds():
+        emit("left", i, view.left, tuple(view.new_fds()))
+        return False
+    return True
+
+
+def _checked(claim: tuple, i: int) -> tuple:
+    """A claim of the learner's process as an event: its fields cut to what the verdict
+    reads, with the case number the checker knows."""
+    kind, *rest = claim
+    if kind == "ran-past":
+        return ("ran-past", i, rest[0] if rest and type(rest[0]) is int else None)
+    fields = [*rest, None, None, None, None, None][: 5 if kind == "child-raised" else 4]
+    if kind == "child-raised":
+        pid, *exc = fields
+        return ("child-raised", i, pid if type(pid) is int else None, *_exception(exc))
+    return (kind, i, *_exception(fields))
+
+
+def _exception(fields: list) -> tuple:
+    name, text, line, err = fields
+    return (
+        str(name)[:80],
+        str(text)[:200],
+        str(line or "")[:200],
+        err if type(err) is int else None,
+    )

@@ -1,11 +1,11 @@
-"""The records a coding exercise is made of: its cases, a case arranged in the cell's
-process, and the exercise itself.
+"""The records a coding exercise is made of: its cases, a case arranged by the checker,
+and the exercise itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Case(NamedTuple):
@@ -17,12 +17,22 @@ class Case(NamedTuple):
 
 
 class Arranged(NamedTuple):
-    """A case made ready in the cell's process: the arguments, the checker's own helper
-    processes (not the learner's), and what tidies up afterwards and reports observations."""
+    """A case made ready by the checker (:mod:`ipclab.coding.driver`), which never runs the
+    learner's code: the arguments, the checker's own helper processes, and what looks at
+    the learner's process afterwards and tidies up."""
 
     args: tuple
     pids: tuple = ()
-    finish: Callable[[], dict] = dict
+    #: Called by the checker once the learner's process has been looked at and killed:
+    #: (:class:`ipclab.coding.learner.LearnerView`) -> what was observed, a dict.
+    finish: Callable[[Any], dict] = lambda view: {}
+    #: Descriptors (ints, or sockets) handed to the learner's process: the checker closes its
+    #: own copies once that process is forked, and ``observed["kept"]`` says whether the
+    #: learner's process still held every one of them at the end.
+    handed: tuple = ()
+    #: Run in the learner's process before any of the learner's code: the part of the case
+    #: that must be the learner's own (children of its own, a signal's action there).
+    inside: Callable[[], None] | None = None
 
 
 class Exercise(NamedTuple):
@@ -41,7 +51,7 @@ class Exercise(NamedTuple):
     judge: Callable
     #: One sentence: why a right solution works.
     why: str
-    #: Called in the cell's process: (case, workdir) -> Arranged. None: the case's args.
+    #: Called in the checker's process: (case, workdir) -> Arranged. None: the case's args.
     arrange: Callable | None = None
     #: Called in the checker after the generic hygiene checks: (case, observed) -> str|None.
     tidy: Callable | None = None

@@ -1,4 +1,4 @@
-"""Values travelling back from the cell's process: long bytes as a summary, objects that are
+"""Values travelling back from the learner's process: long bytes as a summary, objects that are
 not plain values as their type and repr, and how feedback shows them.
 """
 

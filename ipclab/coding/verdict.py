@@ -1,45 +1,70 @@
-"""The verdict, in the checker: reads a run's marked lines and the safe runner's report, and
-picks the most useful diagnosis.
+"""The verdict, in the caller: reads the events of the checker (:mod:`ipclab.coding.driver`)
+and the safe runner's report, and picks the most useful diagnosis.
+
+Only the checker writes events, on a pipe the learner's processes never hold; the learner's
+process contributes one *claim* (how its function ended, and the value it returned), which
+the checker passes on as such.
 """
 
 from __future__ import annotations
 
-import ast
 import errno as _errno
 import signal
 
-from .driver import MARK
 from .judges import FIRST, judge_pipeline
 from .records import Exercise
 from .values import unpack
 
 
 class Verdict:
-    """Reads a run's marked lines and report; :meth:`feedback` picks the diagnosis."""
+    """Reads a run's events and report; :meth:`feedback` picks the diagnosis."""
 
     def __init__(self, ex: Exercise, report):
         self.ex = ex
         self.report = report
-        self.events: list = []
-        kept = []
-        rest = report.stdout
-        while MARK in rest:  # a marked line may follow the learner's output without a newline
-            before, _, after = rest.partition(MARK)
-            line, _, rest = after.partition("\n")
-            kept.append(before)
-            try:
-                self.events.append(ast.literal_eval(line.strip()))
-            except (ValueError, SyntaxError):
-                pass
-        kept.append(rest)
-        self.output = "".join(kept)
+        self.events: list = [e for e in report.events if isinstance(e, tuple) and e]
+        #: What the learner's code printed.
+        self.output = report.stdout
+        first = self._first("checker")
+        #: The checker's own process (it holds the case's ends too, and waits on them).
+        self.checker = first[1] if first else None
         self.helpers = {pid for e in self.events if e[0] == "helpers" for pid in e[2]}
+        if self.checker is not None:
+            self.helpers.add(self.checker)
+        processes = [e for e in self.events if e[0] == "case-process"]
+        #: The learner's process of the case the run ended in ("your parent" in feedback).
+        self.learner = processes[-1][2] if processes else None
         starts = [e for e in self.events if e[0] == "start"]
         self.case = ex.cases[starts[-1][1]] if starts else None
         #: The arguments of that case as the cell saw them (ints and strs; others None).
         self.args = starts[-1][2] if starts and len(starts[-1]) > 2 else ()
         #: How the case the run ended in is named in feedback.
         self.label = self.case.label if self.case is not None else ""
+        left = self._first("left")
+        self.left_children = tuple(left[2]) if left else ()
+        self.left_fds = tuple(left[3]) if left else ()
+        #: Processes that were waiting when the run was cut short, the checker's left out,
+        #: each with the ends it waited on named as the learner sees them.
+        self.blocked = tuple(self._renamed(b) for b in report.blocked if b.pid != self.checker)
+
+    def _pid_of(self, who: str) -> int | None:
+        """The pid in a safe-cell name: ``"child 1234"``, or the checker for the cell's own
+        process (the safe cell runs the checker as the cell)."""
+        if who.startswith("child "):
+            return int(who.split()[-1])
+        return self.checker
+
+    def _renamed(self, b):
+        """``b`` with the learner's process as ``"your cell's process"`` and the checker's
+        own copies of the case's ends left out of ``other_ends`` (the learner's process holds
+        the same ones: it was forked with them)."""
+        who = "your cell's process" if b.pid == self.learner else f"child {b.pid}"
+        ends = tuple(
+            ("your cell's process" if self._pid_of(w) == self.learner else w, fd)
+            for w, fd in b.other_ends
+            if self._pid_of(w) != self.checker
+        )
+        return b._replace(who=who, other_ends=ends)
 
     def _first(self, kind: str):
         return next((e for e in self.events if e[0] == kind), None)
@@ -68,9 +93,10 @@ class Verdict:
 
     # each diagnosis returns feedback or None, most useful first
     def _did_not_start(self):
-        if self.case is not None:
+        load = self._first("load-error")
+        if self.case is not None and load is None:
             return None
-        error = (self.report.error or "").strip().splitlines()
+        error = ((load[2] if load else "") or self.report.error or "").strip().splitlines()
         last = error[-1] if error else f"it ended as {self.report.ended!r}"
         if last.startswith("NameError"):
             return (
@@ -81,9 +107,10 @@ class Verdict:
         return f"your code did not get to run: {last}"
 
     def _crashed(self):
-        if self.report.ended != "crashed":
+        e = self._first("crashed")
+        if e is None:
             return None
-        status = self.report.exit_status
+        status = e[2]
         if status == -signal.SIGPIPE:
             return (
                 "your process was killed by SIGPIPE (exit status −13) when it wrote to a "
@@ -111,7 +138,7 @@ class Verdict:
         if self.report.ended not in ("deadline", "stopped"):
             return None
         prefix = f"{self.label}: your function did not finish in time: "
-        blocked = {b.pid: b for b in self.report.blocked if b.pid not in self.helpers}
+        blocked = {b.pid: b for b in self.blocked if b.pid not in self.helpers}
         parent = next((b for b in blocked.values() if b.who == "your cell's process"), None)
         # a child blocked on a pipe whose other end the parent holds comes first: the parent
         # is the one that should read (or close)
@@ -122,7 +149,7 @@ class Verdict:
         for b in ([parent] if parent else []) + kids:
             text = self.ex.on_block.get(("parent" if b is parent else "child", b.syscall))
             if callable(text):
-                text = text(b, self.args, self.report.blocked, self.helpers)
+                text = text(b, self.args, self.blocked, self.helpers)
             elif text:
                 text = text.format(pid=b.pid, fd=b.fd)
             if text:
@@ -315,9 +342,7 @@ class Verdict:
         return f"{self.ex.cases[i].label}: your function raised {words}"
 
     def _vanished(self):
-        ended = {e[1] for e in self.events if e[0] in ("returned", "raised")}
-        starts = [e[1] for e in self.events if e[0] == "start"]
-        if not starts or starts[-1] in ended or self.report.ended != "finished":
+        if self._first("vanished") is None:
             return None
         return (
             f"{self.label}: your function never returned: the process that ran it "
@@ -326,7 +351,7 @@ class Verdict:
         )
 
     def _children(self):
-        left = [c for c in self.report.children if c.pid not in self.helpers]
+        left = [c for c in self.left_children if c.pid not in self.helpers]
         if not left:
             return None
         zombies = [c for c in left if c.how == "zombie"]
@@ -338,7 +363,7 @@ class Verdict:
                 f"it stayed a zombie — what collects a child's exit status?"
             )
         c = left[0]
-        doing = next((b for b in self.report.blocked if b.pid == c.pid), None)
+        doing = next((b for b in self.blocked if b.pid == c.pid), None)
         what = f", blocked: {self._child_block(doing)}" if doing else ""
         return (
             f"{self.label}: child {c.pid} was still running when your function "
@@ -364,7 +389,7 @@ class Verdict:
         return None
 
     def _open_fds(self):
-        fds = self.report.open_fds
+        fds = self.left_fds
         if not fds:
             return None
         from ..safecell import describe_fd
