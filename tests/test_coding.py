@@ -52,6 +52,9 @@ WRONG = [
     ("01-exit-code", nb01.child_returns, r"a child returned from your function and ran on into "
                                          r"the caller's code"),
     ("01-exit-code", nb01.sys_exit_in_child, r"a child \(pid \d+\) called sys.exit\(\)"),
+    ("01-exit-code", nb01.returns_the_argument, r"for code 0: you returned the right value, "
+                                                r"but no child of your function's process "
+                                                r"ended and was waited for"),
     ("01-children", nb01.waits_for_the_last_only, r"for n = 3: child \d+ \(and 1 more\) ended "
                                                   r"but nobody waited"),
     ("01-children", nb01.raw_statuses, r"you returned \[0, 256, 512\]: those are raw wait "
@@ -102,6 +105,7 @@ WRONG = [
                  r"parent \(fd \d+\) — the child reads until end of file: when does that copy "
                  r"get closed\?", marks=HANG),
     ("03-conversation", nb03.ask_never_waited, NOT_WAITED),
+    ("03-conversation", nb03.answers_itself, r"the value did not come from a child's work"),
     pytest.param("04-fill", nb04.blocking_writes,
                  r"your write\(\) blocked when the pipe was full instead of failing", marks=HANG),
     ("04-fill", nb04.counts_writes, r"for 1,000-byte writes: you returned \d+: that looks like "
@@ -218,7 +222,8 @@ WRONG = [
 #: keeps a right and a wrong solution per group of chapters; everything else is slow.
 SLOW = pytest.mark.slow
 FAST_RIGHT = {"03-receive", "04-try-read", "08-exactly", "12-socketpair"}
-FAST_WRONG = {nb01.raw_status, nb04.counts_writes, nb08.closes_the_socket, nb11.one_wait_only}
+FAST_WRONG = {nb01.raw_status, nb01.returns_the_argument, nb04.counts_writes,
+              nb08.closes_the_socket, nb11.one_wait_only}
 
 
 def _tiered(entries: list, fast) -> list:

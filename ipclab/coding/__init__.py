@@ -31,7 +31,10 @@ the case's inside part (SIGPIPE at its default action, children of its own to re
 until the checker has looked at it, then runs the learner's source and calls the function
 once. That process only *claims* how its function ended and what it returned; the checker
 looks at everything else from outside — its descriptors and children in ``/proc``, its
-signal dispositions, what the checker's own helpers received — and reports on a pipe of its
+signal dispositions, what the checker's own helpers received, whether a child of its ended
+and was waited for (the kernel adds a reaped child's work to its parent's ``/proc`` counts:
+a function that returns the right value without the child the task asks for is told so) —
+and reports on a pipe of its
 own, which no learner process holds (and, as the same uid, cannot trace: the checker is not
 dumpable). So a function cannot print, write or patch its way to a pass. The verdict reads
 those events and the safe runner's report (blocked calls and who held the other end) and

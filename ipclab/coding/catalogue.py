@@ -337,8 +337,15 @@ _LIST = [
     ),
 ]
 
+#: The exercises whose task has the function wait for children of its own (see
+#: :attr:`ipclab.coding.records.Exercise.waits`).
+_WAITING = {
+    "01-exit-code", "01-children", "02-run", "02-pipeline", "03-receive", "03-conversation",
+    "06-fifo", "07-counter", "09-prefork", "12-socketpair", "13-shared",
+}  # fmt: skip
+
 #: Every coding exercise, by id.
-EXERCISES: dict = {e.id: e for e in _LIST + LIST_10_13}
+EXERCISES: dict = {e.id: e._replace(waits=e.id in _WAITING) for e in _LIST + LIST_10_13}
 
 
 def coding_ids(notebook: str | None = None) -> list:

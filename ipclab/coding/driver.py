@@ -106,6 +106,7 @@ def _run_case(emit, i: int, ex, arranged: Arranged, func_name: str, code: tuple,
     observed = arranged.finish(view)
     if handed:
         observed["kept"] = all(view.holds(fd, inode) for fd, inode in handed.items())
+    observed["waited"] = view.waited
     kind = claim[0]
     if kind == "returned" and len(claim) == 2:
         emit("returned", i, claim[1], observed)

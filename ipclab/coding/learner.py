@@ -51,6 +51,10 @@ class LearnerView(NamedTuple):
     left: tuple
     #: SIGPIPE's action in the process: ``"SIG_DFL"``, ``"SIG_IGN"`` or ``"a handler"``.
     sigpipe: str
+    #: True if a child of the process ended and was waited for while the learner's code
+    #: ran: the kernel adds a reaped child's page faults and CPU time to its parent's
+    #: ``/proc/PID/stat``, which the process itself cannot change.
+    waited: bool
 
     def holds(self, fd: int, inode: int) -> bool:
         """True if the process still has ``fd`` open on the file ``inode``."""
@@ -92,6 +96,7 @@ class LearnerProcess:
             raise RuntimeError(f"the learner's process did not get ready ({ready!r})")
         self.baseline = {f.fd: f.inode for f in fdmap.process_fds(pid) if f.fd != go_r}
         self.made = {c: _exit_status(c) for c in _children(pid)}
+        self._reaped_work = _reaped_work(pid)
         os.close(go_w)  # go: the learner's code runs now
 
     # -- claims ------------------------------------------------------------------------------
@@ -166,6 +171,7 @@ class LearnerProcess:
             zombies & set(_children(self.pid)),
             tuple(left),
             _sigpipe_action(self.pid),
+            _reaped_work(self.pid) > self._reaped_work,
         )
 
     def exit_status(self) -> int:
@@ -201,6 +207,19 @@ def _children(pid: int) -> list:
 def _exit_status(pid: int) -> int | None:
     state = fdmap.process_state(pid)
     return state.exit_status if state is not None and state.state == "Z" else None
+
+
+def _reaped_work(pid: int) -> int:
+    """What the children ``pid`` waited for did, as the kernel counts it for their parent
+    (``cminflt + cmajflt + cutime + cstime`` of ``/proc/PID/stat``): it grows with every
+    child reaped (even one that only called ``os._exit``: its first writes fault)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read()
+    except OSError:
+        return 0
+    fields = state[state.rindex(")") + 2 :].split()
+    return sum(int(fields[i]) for i in (8, 10, 13, 14))
 
 
 def _sigpipe_action(pid: int) -> str:

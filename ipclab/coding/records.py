@@ -62,3 +62,6 @@ class Exercise(NamedTuple):
     on_block: dict = {}
     #: Feedback for an exception the parent raised, by exception name.
     on_raise: dict = {}
+    #: The task has the function wait for a child of its own: a right value from a process
+    #: that never reaped a child is not the children's work (it came from the arguments).
+    waits: bool = False

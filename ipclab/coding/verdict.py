@@ -81,6 +81,7 @@ class Verdict:
             self._root_causes,
             self._children,
             self._results,
+            self._no_child,
             self._open_fds,
             self._tidy,
             self._removed,
@@ -386,6 +387,19 @@ class Verdict:
                 text = self.ex.judge(case, unpack(got), observed)
             if text:
                 return text if raw else text.removeprefix(FIRST)
+        return None
+
+    def _no_child(self):
+        if not self.ex.waits:
+            return None
+        for e in self.events:
+            if e[0] == "returned" and e[3].get("waited") is False:
+                return (
+                    f"{self.ex.cases[e[1]].label}: you returned the right value, but no child "
+                    f"of your function's process ended and was waited for: the value did not "
+                    f"come from a child's work. Which child does the work, and where does "
+                    f"the parent wait for it?"
+                )
         return None
 
     def _open_fds(self):

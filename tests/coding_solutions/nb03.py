@@ -198,3 +198,7 @@ def one_pipe_no_wait(question):
     os.close(r)
     os.close(w)
     return answer
+
+
+def answers_itself(question):
+    return question.upper()
