@@ -10,8 +10,8 @@ What notebook 10 measures first (:mod:`ipclab.multiplexing` then waits on many p
 - :func:`stdio_buffering` — a Python child's ``print`` into a pipe does not arrive until
   the child exits, unless it is flushed.
 
-The helpers that look at blocked processes (:func:`process_wait`, :func:`settle`,
-:func:`wait_all`) and :func:`write_all` serve :mod:`ipclab.multiplexing` too.
+The helpers that look at blocked processes (:func:`process_wait`, :func:`wait_all`) and
+:func:`write_all` serve :mod:`ipclab.multiplexing` too.
 
 Measurement only: :mod:`ipclab.plots.multiplexing` draws. Every blocking demonstration has
 a deadline; every child is started, reaped and killed by :mod:`ipclab.process`.
@@ -26,10 +26,10 @@ import sys
 import time
 from typing import NamedTuple
 
-from . import _platform, fdmap, helper_process
+from . import _platform, fdmap, helper_process, probes
 from ._check import check_bytes, check_choice, check_seconds
 from ._resources import close_quietly, open_pipe
-from .process import ChildGroup, Gate, start_child
+from .process import DEADLINE_MARGIN_S, ChildGroup, Gate, start_child
 
 __all__ = [
     "ProcessWait",
@@ -48,10 +48,6 @@ __all__ = [
 STREAM_READERS = ("stdout only", "both")
 #: How the Python child of :func:`stdio_buffering` prints.
 BUFFERING_MODES = ("print", "print(flush=True)", "python -u")
-#: Longest wait for a blocked demonstration to settle, in seconds.
-_SETTLE_S = 2.0
-#: Extra deadline for children over the wait the caller asked for, in seconds.
-_MARGIN_S = 5.0
 
 
 class ProcessWait(NamedTuple):
@@ -143,19 +139,6 @@ def process_wait(role: str, pid: int) -> ProcessWait:
     return ProcessWait(role, s.state, s.syscall, s.fd, s.wchan)
 
 
-def settle(children: list, calls: tuple, wait_s: float) -> None:
-    """Wait until every live one of ``children`` sleeps in one of ``calls`` (or ended), at
-    most ``wait_s`` seconds: blocked is then a fact, not a guess about timing."""
-    end = time.monotonic() + wait_s
-    while time.monotonic() < end:
-        states = [fdmap.process_state(c.pid) for c in children if c.alive()]
-        if all(
-            s is None or s.state == "Z" or (s.state == "S" and s.syscall in calls) for s in states
-        ):
-            return
-        time.sleep(0.002)
-
-
 def wait_all(children: list, timeout_s: float) -> bool:
     """Wait until every child has ended, at most ``timeout_s``; True if they all did."""
     end = time.monotonic() + timeout_s
@@ -205,11 +188,17 @@ def exchange(message_bytes: int, wait_s: float = 2.0) -> Exchange:
     message_bytes = check_bytes("message_bytes", message_bytes, 1, 16 << 20)
     wait_s = check_seconds("wait_s", wait_s, 0.0, 10.0)
     _platform.require("fork")
-    return helper_process.call(_exchange, message_bytes, wait_s, deadline_s=wait_s + _MARGIN_S)
+    return helper_process.call(
+        _exchange, message_bytes, wait_s, deadline_s=wait_s + DEADLINE_MARGIN_S
+    )
 
 
 def _exchange(message_bytes: int, wait_s: float) -> Exchange:
-    with open_pipe() as ab, open_pipe() as ba, ChildGroup(deadline_s=wait_s + _MARGIN_S) as group:
+    with (
+        open_pipe() as ab,
+        open_pipe() as ba,
+        ChildGroup(deadline_s=wait_s + DEADLINE_MARGIN_S) as group,
+    ):
         a = group.start(_write_then_read, ab[1], ba[0], message_bytes, pass_fds=(ab[1], ba[0]))
         b = group.start(_write_then_read, ba[1], ab[0], message_bytes, pass_fds=(ba[1], ab[0]))
         group.give(ab[1], ba[1])  # the parent keeps the read ends only to look (FIONREAD)
@@ -267,7 +256,7 @@ def read_one_stream(
         reader,
         stdout_bytes,
         wait_s,
-        deadline_s=wait_s + _MARGIN_S + 5.0,
+        deadline_s=wait_s + DEADLINE_MARGIN_S + 5.0,
     )
 
 
@@ -283,7 +272,7 @@ def _read_one_stream(
             stderr_bytes,
             stdout_bytes,
             pass_fds=(out[1], err[1]),
-            deadline_s=wait_s + _MARGIN_S + 5.0,
+            deadline_s=wait_s + DEADLINE_MARGIN_S + 5.0,
         )
         with child:
             close_quietly(out[1], err[1])
@@ -314,7 +303,7 @@ def _read_one_stream(
             if finished:
                 finished = wait_all([child], wait_s)
             else:
-                settle([child], ("write",), _SETTLE_S)
+                probes.wait_until_in_syscall([child.pid], ("write",))
             seen = process_wait("child", child.pid)
     return TwoStreams(
         reader, stderr_bytes, stdout_bytes, got["stdout"], got["stderr"], finished, seen
@@ -372,7 +361,9 @@ def stdio_buffering(mode: str = "print", wait_s: float = 0.5) -> Buffering:
     mode = check_choice("mode", mode, BUFFERING_MODES)
     wait_s = check_seconds("wait_s", wait_s, 0.0, 10.0)
     _platform.require("fork", "execve")
-    return helper_process.call(_stdio_buffering, mode, wait_s, deadline_s=wait_s + _MARGIN_S + 10.0)
+    return helper_process.call(
+        _stdio_buffering, mode, wait_s, deadline_s=wait_s + DEADLINE_MARGIN_S + 10.0
+    )
 
 
 def _stdio_buffering(mode: str, wait_s: float) -> Buffering:
@@ -385,7 +376,7 @@ def _stdio_buffering(mode: str, wait_s: float) -> Buffering:
             go,
             mode,
             pass_fds=(out[1], go.read_fd),
-            deadline_s=wait_s + _MARGIN_S + 10.0,
+            deadline_s=wait_s + DEADLINE_MARGIN_S + 10.0,
         )
         with child:
             close_quietly(out[1])
@@ -401,7 +392,7 @@ def _stdio_buffering(mode: str, wait_s: float) -> Buffering:
                     break
                 before += chunk
             go.open()  # now exit
-            while select.select([out[0]], [], [], wait_s + _MARGIN_S)[0]:
+            while select.select([out[0]], [], [], wait_s + DEADLINE_MARGIN_S)[0]:
                 chunk = os.read(out[0], 1 << 16)
                 if not chunk:
                     break

@@ -16,17 +16,17 @@ import select
 import time
 from typing import NamedTuple
 
-from . import _platform, fdmap, helper_process
+from . import _platform, fdmap, helper_process, probes
 from ._check import check_choice, check_seconds
 from ._resources import close_quietly, open_pipe
-from .process import start_child
+from .process import DEADLINE_MARGIN_S, start_child
 
 __all__ = ["ExecLeak", "exec_leak", "inheritable_pipe_ends", "LEAK_MODES"]
 
 #: How the write end reaches the program of :func:`exec_leak`.
 LEAK_MODES = ("close-on-exec", "inheritable")
-#: Deadline of the child, beyond what the reader waits, in seconds.
-_MARGIN_S = 5.0
+#: The system calls ``sleep`` waits in (coreutils and busybox, through the C library).
+_SLEEP_CALLS = ("clock_nanosleep", "nanosleep")
 
 
 class ExecLeak(NamedTuple):
@@ -57,7 +57,7 @@ def exec_leak(mode: str = "close-on-exec", wait_s: float = 0.3) -> ExecLeak:
     mode = check_choice("mode", mode, LEAK_MODES)
     wait_s = check_seconds("wait_s", wait_s, 0.0, 10.0)
     _platform.require("fork", "execvp")
-    return helper_process.call(_exec_leak, mode, wait_s, deadline_s=wait_s + _MARGIN_S)
+    return helper_process.call(_exec_leak, mode, wait_s, deadline_s=wait_s + DEADLINE_MARGIN_S)
 
 
 def _exec_leak(mode: str, wait_s: float) -> ExecLeak:
@@ -70,10 +70,11 @@ def _exec_leak(mode: str, wait_s: float) -> ExecLeak:
             mode == "inheritable",
             "30",
             pass_fds=(w,),
-            deadline_s=wait_s + _MARGIN_S,
+            deadline_s=wait_s + DEADLINE_MARGIN_S,
         )
         with child:
-            _wait_for_exec(child.pid, "sleep", _MARGIN_S)
+            # asleep in sleep(1)'s own call: the exec is done, its descriptors are final
+            probes.wait_until_in_syscall([child.pid], _SLEEP_CALLS, DEADLINE_MARGIN_S)
             inode = os.fstat(w).st_ino
             holds = any(
                 f.inode == inode and f.mode == "write" for f in fdmap.process_fds(child.pid)
@@ -91,21 +92,6 @@ def _exec_leak(mode: str, wait_s: float) -> ExecLeak:
                     break
                 data += chunk
     return ExecLeak(mode, holds, data, eof)
-
-
-def _wait_for_exec(pid: int, name: str, timeout_s: float) -> None:
-    """Wait until ``pid`` runs the program ``name`` (or is gone), at most ``timeout_s``."""
-    end = time.monotonic() + timeout_s
-    while not _is_exec(pid, name) and time.monotonic() < end:
-        time.sleep(0.001)
-
-
-def _is_exec(pid: int, name: str) -> bool:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip() == name
-    except OSError:
-        return True  # gone: nothing more to wait for
 
 
 def inheritable_pipe_ends() -> int:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from . import _answers, _platform, fdmap, helper_process
+from . import _answers, _platform, fdmap, helper_process, probes
 from ._check import check_bytes, check_choice, check_int, check_int_list, check_seconds
 from ._resources import close_quietly, new_pipe, open_pipe
 from .deadlock import (
@@ -40,12 +40,11 @@ from .deadlock import (
     pipe_capacity_bytes,
     process_wait,
     read_one_stream,
-    settle,
     stdio_buffering,
     wait_all,
     write_all,
 )
-from .process import ChildGroup, Gate
+from .process import DEADLINE_MARGIN_S, ChildGroup, Gate
 
 __all__ = [
     "ProcessWait",
@@ -75,10 +74,6 @@ __all__ = [
 SERVE_METHODS = ("in order", "select", "poll", "selectors")
 #: What :func:`wakeup_cost` times (``epoll`` on Linux only).
 WAKEUP_METHODS = ("select", "poll", "epoll")
-#: Longest wait for a blocked demonstration to settle, in seconds.
-_SETTLE_S = 2.0
-#: Extra deadline for children over the wait the caller asked for, in seconds.
-_MARGIN_S = 5.0
 
 
 class NonBlocking(NamedTuple):
@@ -192,7 +187,7 @@ def serve_pipes(
         method,
         bytes_each,
         wait_s,
-        deadline_s=wait_s * (writers + 1) + _MARGIN_S + 10.0,
+        deadline_s=wait_s * (writers + 1) + DEADLINE_MARGIN_S + 10.0,
     )
 
 
@@ -200,7 +195,7 @@ def _serve_pipes(writers: int, method: str, bytes_each: int, wait_s: float) -> S
     pipes = [list(new_pipe()) for _ in range(writers)]
     turns = [Gate() for _ in range(writers - 1)]  # turns[k]: writer k+1 exits → writer k goes
     try:
-        with ChildGroup(deadline_s=wait_s * (writers + 1) + _MARGIN_S + 10.0) as group:
+        with ChildGroup(deadline_s=wait_s * (writers + 1) + DEADLINE_MARGIN_S + 10.0) as group:
             kids = []
             waits = []  # (call, fd) where each writer may wait: its start, its write
             for k in range(writers):
@@ -244,7 +239,7 @@ def _serve_pipes(writers: int, method: str, bytes_each: int, wait_s: float) -> S
                         break
             else:
                 _serve(list(readers), readers, got, heard, wait_s, method)
-            settle(kids, ("read", "write"), _SETTLE_S)
+            probes.wait_until_in_syscall([k.pid for k in kids], ("read", "write"))
             blocked = tuple(
                 k for k, c in enumerate(kids) if process_wait("", c.pid)[1:3] == ("S", "write")
             )

@@ -2,8 +2,10 @@
 
 Page size, ``PIPE_BUF``, ``/proc/sys/fs/pipe-max-size``, a new pipe's capacity and Linux's
 rule for ``F_SETPIPE_SZ`` (:func:`resize_rule`); the bytes queued in a pipe (``FIONREAD``)
-and where a process sleeps (psutil's state, ``/proc/PID/wchan``). The experiments of
-:mod:`ipclab.pipes` and :mod:`ipclab.fifos` measure with these; none of them forks.
+and where a process sleeps (psutil's state, ``/proc/PID/wchan``, the system call it waits
+in), and waiting until it sleeps there. The experiments of :mod:`ipclab.pipes`,
+:mod:`ipclab.fifos`, :mod:`ipclab.deadlock`, :mod:`ipclab.multiplexing` and
+:mod:`ipclab.lifecycle` measure with these; none of them forks.
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ except ImportError:  # Windows: every experiment says so when called (_platform.
 import os
 import time
 
-from . import _platform
+from . import _platform, fdmap
 from ._check import GIB, check_bool, check_bytes, check_int
 from ._resources import open_pipe
 from .errors import LimitError, UnsupportedPlatformError
 
 #: What a learner reads (re-exported by :mod:`ipclab.pipes`). The other public names —
 #: ``capacity_of``, ``check_pipe_size``, ``set_pipe_size``, ``eperm_reason``,
-#: ``bytes_queued``, ``wait_until_sleeping``, ``wchan`` — are for ipclab's experiments.
+#: ``bytes_queued``, ``wait_until_sleeping``, ``wait_until_in_syscall``, ``wchan``,
+#: ``SETTLE_S`` — are for ipclab's experiments.
 __all__ = [
     "PAGE_BYTES",
     "pipe_buf_bytes",
@@ -42,6 +45,8 @@ _F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", None) if fcntl else None
 #: ``fcntl``'s command to resize a pipe; None where the system has none (macOS).
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl else None
 _CAP_SYS_RESOURCE = 24  # bit number in the capability sets (linux/capability.h)
+#: Longest wait for a process to settle where it blocks (asleep in the kernel), in seconds.
+SETTLE_S = 2.0
 
 
 # -- limits ------------------------------------------------------------------------------
@@ -211,7 +216,7 @@ def bytes_queued(fd: int) -> int:
     return buf[0]
 
 
-def wait_until_sleeping(proc, child, timeout_s: float = 2.0) -> str:
+def wait_until_sleeping(proc, child, timeout_s: float = SETTLE_S) -> str:
     """Poll the psutil ``proc`` of ``child`` until it is asleep in the kernel (at most
     ``timeout_s`` seconds, or until it ends); return its last state."""
     end = time.monotonic() + timeout_s
@@ -222,6 +227,26 @@ def wait_until_sleeping(proc, child, timeout_s: float = 2.0) -> str:
             return state
         time.sleep(0.001)
     return state
+
+
+def wait_until_in_syscall(
+    pids: list[int], calls: tuple[str, ...], timeout_s: float = SETTLE_S
+) -> None:
+    """Wait until each of ``pids`` sleeps in one of the system calls ``calls`` (by name, as
+    :func:`ipclab.fdmap.process_state` gives them: ``"read"``, ``"select"``), is a zombie or
+    is gone, at most ``timeout_s`` seconds: blocked is then a fact, not a guess about timing.
+    Elsewhere than Linux, where no ``/proc`` says so, wait a moment (50 ms) instead."""
+    if not _platform.IS_LINUX:
+        time.sleep(0.05)
+        return
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        states = [fdmap.process_state(pid) for pid in pids]
+        if all(
+            s is None or s.state == "Z" or (s.state == "S" and s.syscall in calls) for s in states
+        ):
+            return
+        time.sleep(0.001)
 
 
 def wchan(pid: int) -> str:

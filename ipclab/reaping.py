@@ -28,7 +28,7 @@ from typing import NamedTuple
 from . import _platform, fdmap, helper_process
 from ._check import check_int
 from ._resources import close_quietly, open_pipe
-from .process import Gate, call_in_child, run_program, start_child
+from .process import DEADLINE_MARGIN_S, Gate, call_in_child, run_program, start_child
 
 __all__ = [
     "Zombie",
@@ -44,8 +44,6 @@ __all__ = [
 ]
 
 
-#: Deadline of the supervised child these experiments run in, beyond what they wait, in s.
-_MARGIN_S = 5.0
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -124,11 +122,13 @@ class ExitStatus(NamedTuple):
 def _call(target, *args, wait_s: float = 1.0):
     """``target(*args)`` in a supervised child (of the helper_process helper, in Jupyter): what it
     forks stays in that child's process group, bounded by its deadline."""
-    return helper_process.call(_supervised, target, args, wait_s, deadline_s=wait_s + 2 * _MARGIN_S)
+    return helper_process.call(
+        _supervised, target, args, wait_s, deadline_s=wait_s + 2 * DEADLINE_MARGIN_S
+    )
 
 
 def _supervised(target, args: tuple, wait_s: float):
-    return call_in_child(target, *args, deadline_s=wait_s + _MARGIN_S)
+    return call_in_child(target, *args, deadline_s=wait_s + DEADLINE_MARGIN_S)
 
 
 def _reap(pid: int) -> int:
@@ -149,14 +149,14 @@ def zombie(exit_code: int = 7) -> Zombie:
     """A child exits with ``exit_code``; the parent looks at it before and after ``waitpid``."""
     exit_code = check_int("exit_code", exit_code, 0, 255)
     _platform.require("fork")
-    return helper_process.call(_zombie, exit_code, deadline_s=_MARGIN_S)
+    return helper_process.call(_zombie, exit_code, deadline_s=DEADLINE_MARGIN_S)
 
 
 def _zombie(exit_code: int) -> Zombie:
     import psutil
 
-    with start_child(_exit_with, exit_code, deadline_s=_MARGIN_S) as child:
-        end = time.monotonic() + _MARGIN_S
+    with start_child(_exit_with, exit_code, deadline_s=DEADLINE_MARGIN_S) as child:
+        end = time.monotonic() + DEADLINE_MARGIN_S
         while child.alive() and time.monotonic() < end:  # ended, not reaped: a zombie
             if child.pidfd is not None:
                 select.select([child.pidfd], [], [], end - time.monotonic())
@@ -200,7 +200,7 @@ def _wait_nohang() -> NoHang:
         try:
             running = os.waitpid(pid, os.WNOHANG)
             go.open()  # the child exits
-            end = time.monotonic() + _MARGIN_S
+            end = time.monotonic() + DEADLINE_MARGIN_S
             got = (0, 0)
             while got[0] == 0 and time.monotonic() < end:
                 got = os.waitpid(pid, os.WNOHANG)
@@ -277,7 +277,7 @@ def _sigchld(children: int, blocked: bool) -> ChildSignals:
     return ChildSignals(children, blocked, len(runs), len(reaped), tuple(sorted(reaped)))
 
 
-def _until(condition, timeout_s: float = _MARGIN_S) -> None:
+def _until(condition, timeout_s: float = DEADLINE_MARGIN_S) -> None:
     end = time.monotonic() + timeout_s
     while not condition() and time.monotonic() < end:
         time.sleep(0.001)
@@ -318,7 +318,7 @@ def _orphan(subreaper: bool) -> Orphan:
                 if os.fork() == 0:  # the orphan-to-be
                     try:
                         os.close(report[0])
-                        end = time.monotonic() + _MARGIN_S
+                        end = time.monotonic() + DEADLINE_MARGIN_S
                         while os.getppid() == parent and time.monotonic() < end:
                             time.sleep(0.001)  # until its parent has exited
                         os.write(report[1], str(os.getppid()).encode())
@@ -333,7 +333,7 @@ def _orphan(subreaper: bool) -> Orphan:
             close_quietly(report[1])
             report[1] = None
             text = b""  # one write of a few bytes: it arrives whole
-            if select.select([report[0]], [], [], _MARGIN_S)[0]:
+            if select.select([report[0]], [], [], DEADLINE_MARGIN_S)[0]:
                 text = os.read(report[0], 64)
             new_parent = int(text or b"0")
             try:
@@ -383,5 +383,5 @@ def _raw_statuses() -> list[int]:
 def _shell_status(sig) -> int:
     """``$?`` in ``sh`` after a command that exits 3 or kills itself with ``sig``."""
     inner = "exit 3" if sig is None else f"trap - {int(sig)}; kill -{int(sig)} $$"
-    done = run_program(["sh", "-c", f"sh -c '{inner}'; echo $?"], deadline_s=_MARGIN_S)
+    done = run_program(["sh", "-c", f"sh -c '{inner}'; echo $?"], deadline_s=DEADLINE_MARGIN_S)
     return int(done.stdout.decode().strip())

@@ -17,13 +17,12 @@ import os
 import select
 import signal
 import sys
-import time
 from typing import NamedTuple
 
-from . import _platform, fdmap, helper_process
+from . import _platform, helper_process, probes
 from ._check import check_choice, check_choice_list, check_int, check_int_list, check_seconds
 from ._resources import close_quietly, new_pipe, open_pipe
-from .process import start_child
+from .process import DEADLINE_MARGIN_S, start_child
 
 __all__ = [
     "SignalCount",
@@ -39,8 +38,6 @@ __all__ = [
 COUNTED_SIGNALS = ("SIGUSR1", "SIGRTMIN")
 #: How the waiter of :func:`signal_wakeup` handles the signal.
 WAKEUP_MODES = ("flag", "self-pipe", "set_wakeup_fd")
-#: Deadline of the children, beyond what they wait, in seconds.
-_MARGIN_S = 5.0
 
 
 class SignalCount(NamedTuple):
@@ -77,7 +74,7 @@ def signal_count(sent: int = 10, signal_name: str = "SIGUSR1") -> SignalCount:
     _platform.require("fork", "kill")
     if not hasattr(signal, "sigtimedwait"):
         raise ValueError(f"signal_count needs signal.sigtimedwait, not offered on {sys.platform}")
-    return helper_process.call(_signal_count, sent, signal_name, deadline_s=_MARGIN_S)
+    return helper_process.call(_signal_count, sent, signal_name, deadline_s=DEADLINE_MARGIN_S)
 
 
 def signal_counts(sent=(1, 5, 10, 20), signal_names=COUNTED_SIGNALS) -> list[SignalCount]:
@@ -88,7 +85,7 @@ def signal_counts(sent=(1, 5, 10, 20), signal_names=COUNTED_SIGNALS) -> list[Sig
     _platform.require("fork", "kill")
     if not hasattr(signal, "sigtimedwait"):
         raise ValueError(f"signal_counts needs signal.sigtimedwait, not offered on {sys.platform}")
-    return helper_process.call(_signal_counts, sent, signal_names, deadline_s=2 * _MARGIN_S)
+    return helper_process.call(_signal_counts, sent, signal_names, deadline_s=2 * DEADLINE_MARGIN_S)
 
 
 def _signal_counts(sent: tuple, names: tuple) -> list[SignalCount]:
@@ -116,12 +113,17 @@ def _signal_count(sent: int, name: str) -> SignalCount:
     signum = _signum(name)
     with open_pipe() as ready, open_pipe() as done:
         child = start_child(
-            _receiver, signum, ready[1], done[0], pass_fds=(ready[1], done[0]), deadline_s=_MARGIN_S
+            _receiver,
+            signum,
+            ready[1],
+            done[0],
+            pass_fds=(ready[1], done[0]),
+            deadline_s=DEADLINE_MARGIN_S,
         )
         with child:
             close_quietly(ready[1], done[0])
             ready[1] = done[0] = None
-            if not select.select([ready[0]], [], [], _MARGIN_S)[0]:
+            if not select.select([ready[0]], [], [], DEADLINE_MARGIN_S)[0]:
                 raise TimeoutError("the receiver did not get ready")
             os.read(ready[0], 1)
             for _ in range(sent):
@@ -141,7 +143,7 @@ def signal_wakeup(mode: str = "self-pipe", wait_s: float = 0.3) -> SignalWakeup:
     mode = check_choice("mode", mode, WAKEUP_MODES)
     wait_s = check_seconds("wait_s", wait_s, 0.0, 10.0)
     _platform.require("fork", "kill")
-    return helper_process.call(_signal_wakeup, mode, wait_s, deadline_s=wait_s + _MARGIN_S)
+    return helper_process.call(_signal_wakeup, mode, wait_s, deadline_s=wait_s + DEADLINE_MARGIN_S)
 
 
 def _waiter(mode: str, wait_s: float, ready_w: int) -> tuple:
@@ -174,29 +176,20 @@ def _waiter(mode: str, wait_s: float, ready_w: int) -> tuple:
 def _signal_wakeup(mode: str, wait_s: float) -> SignalWakeup:
     with open_pipe() as ready:
         child = start_child(
-            _waiter, mode, wait_s, ready[1], pass_fds=(ready[1],), deadline_s=wait_s + _MARGIN_S
+            _waiter,
+            mode,
+            wait_s,
+            ready[1],
+            pass_fds=(ready[1],),
+            deadline_s=wait_s + DEADLINE_MARGIN_S,
         )
         with child:
             close_quietly(ready[1])
             ready[1] = None
-            if not select.select([ready[0]], [], [], _MARGIN_S)[0]:
+            if not select.select([ready[0]], [], [], DEADLINE_MARGIN_S)[0]:
                 raise TimeoutError("the waiter did not get ready")
             os.read(ready[0], 1)
-            _settle_in(child.pid, "select", _MARGIN_S)
+            probes.wait_until_in_syscall([child.pid], ("select", "poll"), DEADLINE_MARGIN_S)
             os.kill(child.pid, signal.SIGUSR1)
             ran, woke, names, got = child.wait().value()
     return SignalWakeup(mode, ran, woke, names, got)
-
-
-def _settle_in(pid: int, call: str, timeout_s: float) -> None:
-    """Wait until ``pid`` sleeps in ``call`` (so the signal finds it there), at most
-    ``timeout_s``; elsewhere than Linux, wait a moment."""
-    if not _platform.IS_LINUX:
-        time.sleep(0.05)
-        return
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        s = fdmap.process_state(pid)
-        if s is None or (s.state == "S" and s.syscall in (call, "poll", "#270", "#23")):
-            return
-        time.sleep(0.001)

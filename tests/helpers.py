@@ -51,3 +51,25 @@ def keyboard_interrupt_after(seconds: float, fired: list | None = None, times: i
 #: 1 on a quiet machine (CI); set IPCLAB_TEST_SLACK=3 on a loaded one. Bounds say that
 #: something was stopped rather than run to its end, not how fast it is.
 SLACK = float(os.environ.get("IPCLAB_TEST_SLACK", "1"))
+
+
+def pseudo_terminal():
+    """A pseudo-terminal: the writing end as a text stream, and the reading end's fd."""
+    leader, follower = os.openpty()
+    return open(follower, "w", encoding="utf-8"), leader
+
+
+def read_terminal(stream, leader: int) -> str:
+    """Everything written to the terminal: close the writing end, then read to its end (a
+    pseudo-terminal hands over what has arrived, which may be less than was written)."""
+    stream.close()
+    got = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the writing end is closed and everything has been read
+            break
+        if not chunk:
+            break
+        got += chunk
+    return got.decode()

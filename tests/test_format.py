@@ -13,6 +13,8 @@ import pytest
 
 from ipclab import _format, live
 
+from .helpers import pseudo_terminal, read_terminal
+
 
 @pytest.mark.parametrize("n, text", [
     (0, "0 B"), (100, "100 B"), (1023, "1,023 B"), (1024, "1 KiB"), (4097, "4,097 B"),
@@ -44,36 +46,14 @@ def test_the_bar_has_24_cells_and_clips(fraction, filled):
     assert _format.bar(fraction) == "[" + "#" * filled + "." * (24 - filled) + "]"
 
 
-def _pty():
-    """A pseudo-terminal: the writing end as a text stream, and the reading end's fd."""
-    leader, follower = os.openpty()
-    return open(follower, "w", encoding="utf-8"), leader
-
-
-def _read_all(stream, leader: int) -> str:
-    """Everything written to the terminal: close the writing end, then read to its end (a
-    pseudo-terminal hands over what has arrived, which may be less than was written)."""
-    stream.close()
-    got = b""
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # EIO: the writing end is closed and everything has been read
-            break
-        if not chunk:
-            break
-        got += chunk
-    return got.decode()
-
-
 def test_on_a_terminal_the_line_is_redrawn_in_place():
-    stream, leader = _pty()
+    stream, leader = pseudo_terminal()
     try:
         line = _format.ProgressLine(stream)
         assert line.tty and _format.isatty(stream)
         line.show("one")
         line.close("done")
-        got = _read_all(stream, leader)
+        got = read_terminal(stream, leader)
     finally:
         stream.close()
         os.close(leader)
@@ -100,11 +80,11 @@ def test_a_closed_stream_is_not_a_terminal():
 
 
 def test_a_live_plot_draws_its_progress_bar_on_a_terminal_only():
-    stream, leader = _pty()
+    stream, leader = pseudo_terminal()
     try:
         live.live(iter(range(4)), lambda fig, got: None, total=4, progress=True,
                   label="count", stream=stream)
-        got = _read_all(stream, leader)
+        got = read_terminal(stream, leader)
     finally:
         stream.close()
         os.close(leader)

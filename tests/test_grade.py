@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import io
 import json
 import os
 import shutil
@@ -22,6 +23,8 @@ pytest.importorskip("nbclient")
 
 from ipclab import _sandbox, exercises, grading, release  # noqa: E402
 from ipclab.cli import grade as grade_cli  # noqa: E402
+
+from .helpers import pseudo_terminal, read_terminal  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = "05-broken-pipes"
@@ -387,6 +390,7 @@ def test_table_and_min_score(tmp_path):
     assert _leftovers() == []
 
 
+@pytest.mark.slow  # four `python -m ipclab grade` runs: 4.8 s
 def test_bad_paths_and_options_fail_before_anything_runs(tmp_path):
     course = course_copy(tmp_path)
     for args, says in ((["nowhere.ipynb"], "PATH must be"),
@@ -419,6 +423,26 @@ def test_table_marks_every_status(tmp_path):
     assert text.splitlines()[2].split() == ["ada", "✔", "✘", "missing", "1/3"]
     assert text.splitlines()[3].split() == ["bob", "error", "-", "-", "0/3"]
     assert "bob: bob.ipynb: boom" in text
+
+
+def test_the_progress_bar_is_redrawn_on_a_terminal_and_one_line_in_a_log():
+    stream, leader = pseudo_terminal()
+    try:
+        progress = grade_cli._progress(stream)
+        for done in range(3):
+            progress(done, 2)
+        got = read_terminal(stream, leader)
+    finally:
+        stream.close()
+        os.close(leader)
+    half, full = "#" * 12 + "." * 12, "#" * 24
+    assert got == (f"\rgrading [{'.' * 24}] 0/2\033[K\rgrading [{half}] 1/2\033[K"
+                   f"\rgrading [{full}] 2/2\033[K\r\n")  # the terminal turns \n into \r\n
+    log = io.StringIO()
+    progress = grade_cli._progress(log)
+    for done in range(3):
+        progress(done, 2)
+    assert log.getvalue() == f"grading [{full}] 2/2\n"
 
 
 def test_the_classroom_workflow_gives_one_point_per_exercise_of_the_course():

@@ -130,14 +130,21 @@ def _settings(args, course):
     )
 
 
-def _progress(done: int, total: int) -> None:
-    if not sys.stderr.isatty() and done != total:
-        return  # a log, not a terminal: one line at the end
-    width = 30
-    filled = width * done // max(total, 1)
-    end = "\n" if done == total else ""
-    sys.stderr.write(f"\rgrading [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}")
-    sys.stderr.flush()
+def _progress(stream):
+    """``progress(done, total)`` for :func:`ipclab.grading.grade_all`: a bar redrawn in place
+    on a terminal; in a log, one line at the end."""
+    from .._format import ProgressLine, bar
+
+    line = ProgressLine(stream)
+
+    def progress(done: int, total: int) -> None:
+        text = f"grading {bar(done / max(total, 1))} {done}/{total}"
+        if done == total:
+            line.close(text)
+        elif line.tty:
+            line.show(text)
+
+    return progress
 
 
 def columns(results) -> list:
@@ -233,7 +240,7 @@ def run(args) -> int:
     settings = _settings(args, course)
     grading.find_submissions(args.paths)  # bad paths: an error before anything runs
     results = grading.grade_all(
-        args.paths, course, settings, progress=None if args.json else _progress
+        args.paths, course, settings, progress=None if args.json else _progress(sys.stderr)
     )
     if args.json:
         for r in results:

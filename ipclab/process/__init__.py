@@ -22,6 +22,7 @@ The parts: :mod:`._child` (one child), :mod:`._group` (children behind one start
 """
 
 from ._child import (
+    DEADLINE_MARGIN_S,
     DEFAULT_DEADLINE_S,
     Child,
     ChildExit,
@@ -52,4 +53,5 @@ __all__ = [
     "run_program",
     "reap_popen",
     "DEFAULT_DEADLINE_S",
+    "DEADLINE_MARGIN_S",
 ]

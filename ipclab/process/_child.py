@@ -27,10 +27,14 @@ __all__ = [
     "signal_name",
     "flush_std_streams",
     "DEFAULT_DEADLINE_S",
+    "DEADLINE_MARGIN_S",
 ]
 
 #: Deadline of a child when the caller names none, in seconds.
 DEFAULT_DEADLINE_S = 10.0
+#: What an experiment adds to the wait its caller asked for, in seconds: the deadline of its
+#: children and of its helper-process call, and the longest wait for a child to get ready.
+DEADLINE_MARGIN_S = 5.0
 
 _SIGKILL = getattr(signal, "SIGKILL", 9)  # Windows has none; ipclab refuses to fork there
 _POLL_S = 0.005  # wait step where there is no pidfd (macOS)

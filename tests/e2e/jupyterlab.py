@@ -103,6 +103,11 @@ class LabServer:
         wait_for(lambda: not self.kernel_processes(), timeout_s, "the kernels to exit",
                  step_s=0.1)
 
+    def kernel_left_nothing(self) -> bool:
+        """One kernel runs, and no process the learner's code started outlived its cell."""
+        kernels = self.kernel_processes()
+        return len(kernels) == 1 and kernels[0].children(recursive=True) == []
+
     def kernel_states(self) -> list:
         return [s["kernel"]["execution_state"] for s in self.api("sessions") if s.get("kernel")]
 
@@ -169,6 +174,17 @@ class Notebook:
             timeout=timeout_s * 1000)
         return self
 
+    def replace_text(self, field, text: str, keystrokes: bool = False) -> None:
+        """Click into ``field`` (a locator), select what it holds and put ``text`` in its
+        place: pasted (an editor then adds no indentation of its own), or typed key by key
+        where the field reacts to keys."""
+        field.click()
+        self.page.keyboard.press("Control+A")
+        if keystrokes:
+            self.page.keyboard.type(text)
+        else:
+            self.page.keyboard.insert_text(text)
+
     def run_all(self) -> None:
         self.page.get_by_role("menuitem", name="Run", exact=True).click()
         self.page.get_by_text("Run All Cells", exact=True).click()
@@ -207,6 +223,24 @@ def launch_browser(playwright, user_data_dir: Path):
     return playwright.chromium.launch_persistent_context(
         str(user_data_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
         viewport={"width": 1400, "height": 1000})
+
+
+def open_notebook(server: LabServer, context, name: str) -> Notebook:
+    """``name`` open in a new page of the browser ``context``, its kernel idle."""
+    return Notebook(server, context.new_page(), name).open()
+
+
+@contextlib.contextmanager
+def lab_with_notebooks(tmp_path: Path, notebooks: dict):
+    """:func:`lab_in_browser` serving new notebooks, ``{file name: [cell source, ...]}``,
+    written into ``tmp_path/course``."""
+    course, home = tmp_path / "course", tmp_path / "home"
+    course.mkdir()
+    home.mkdir()
+    for name, cells in notebooks.items():
+        write_notebook(course / name, cells)
+    with lab_in_browser(course, home) as lab:
+        yield lab
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from .jupyterlab import Notebook, lab_in_browser, wait_for, write_notebook
+from .jupyterlab import Notebook, lab_with_notebooks, open_notebook, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # JupyterLab in Chromium: 10-25 s
 
@@ -39,26 +39,19 @@ RIGHT = WRONG.replace("os.write(w, b\"x\" * write_size)\n            writes += 1
 
 @pytest.fixture
 def lab(tmp_path):
-    course, home = tmp_path / "course", tmp_path / "home"
-    course.mkdir()
-    home.mkdir()
-    write_notebook(course / "coding.ipynb", [
+    with lab_with_notebooks(tmp_path, {"coding.ipynb": [
         "%load_ext ipclab\nfrom ipclab import coding",
         "%%ipclab --quiet\n# your count_fit(write_size) here",
         'coding.check_code("04-fill", count_fit)',
-    ])
-    with lab_in_browser(course, home) as (server, context):
-        yield server, context
+    ]}) as lab:
+        yield lab
 
 
 def _type_and_check(nb: Notebook, source: str) -> str:
     """Replace the exercise cell's code with ``source`` as typed, run it and the check cell,
     and return the check cell's output once it has a verdict."""
     page = nb.page
-    editor = nb.cell(1).locator(".cm-content")
-    editor.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.insert_text(source)  # as pasted: the editor adds no indentation of its own
+    nb.replace_text(nb.cell(1).locator(".cm-content"), source)
     assert nb.cell(1).locator(".cm-content").inner_text().strip().endswith("return writes")
     page.keyboard.press("Shift+Enter")  # runs the exercise cell, moves to the check cell
     wait_for(lambda: not nb.is_running(1), 30, "the exercise cell to run")
@@ -70,10 +63,9 @@ def _type_and_check(nb: Notebook, source: str) -> str:
 
 def test_a_wrong_solution_gets_its_diagnosis_and_a_right_one_passes(lab):
     server, context = lab
-    page = context.new_page()
-    nb = Notebook(server, page, "coding.ipynb").open()
+    nb = open_notebook(server, context, "coding.ipynb")
     nb.cell(0).click()
-    page.keyboard.press("Shift+Enter")
+    nb.page.keyboard.press("Shift+Enter")
     wait_for(lambda: nb.prompts() and nb.prompts()[0].strip()[1:-2].strip().isdigit(), 60,
              "the first cell to run")
 
@@ -83,7 +75,5 @@ def test_a_wrong_solution_gets_its_diagnosis_and_a_right_one_passes(lab):
 
     right = _type_and_check(nb, RIGHT)
     assert "✔" in right and "✘" not in right, right
-    kernels = server.kernel_processes()
-    assert len(kernels) == 1 and kernels[0].children(recursive=True) == [], \
-        "a process of the learner's code outlived its cell"
+    assert server.kernel_left_nothing(), "a process of the learner's code outlived its cell"
     print(f"wrong: {wrong.splitlines()[0]!r}; right: {right.splitlines()[0]!r}")

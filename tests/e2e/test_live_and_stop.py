@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .jupyterlab import Notebook, lab_in_browser, wait_for, write_notebook
+from .jupyterlab import Notebook, lab_with_notebooks, open_notebook, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".e2e"  # screenshots land here (git-ignored)
@@ -34,19 +34,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # JupyterLab in Chrom
 def lab(tmp_path):
     """A private JupyterLab and a browser, for one test (the leak check then sees the
     server, its kernels and the browser gone)."""
-    course, home = tmp_path / "course", tmp_path / "home"
-    course.mkdir()
-    home.mkdir()
-    for backend in BACKENDS:
-        write_notebook(course / f"live-{backend}.ipynb", [
-            f"%matplotlib {backend}\nfrom ipclab import live",
-            f"samples = live.live_pipe_fill({LIVE_S}, reader_interval_s=0.2, max_fps=4)",
-        ])
-    write_notebook(course / "stop.ipynb", [
-        "from ipclab import widgets\nwidgets.fill_level_explorer()",
-    ])
-    with lab_in_browser(course, home) as (server, context):
-        yield server, context
+    notebooks = {f"live-{backend}.ipynb": [
+        f"%matplotlib {backend}\nfrom ipclab import live",
+        f"samples = live.live_pipe_fill({LIVE_S}, reader_interval_s=0.2, max_fps=4)",
+    ] for backend in BACKENDS}
+    notebooks["stop.ipynb"] = ["from ipclab import widgets\nwidgets.fill_level_explorer()"]
+    with lab_with_notebooks(tmp_path, notebooks) as lab:
+        yield lab
 
 
 def _data_pixels(png: bytes) -> int:
@@ -100,8 +94,8 @@ def _check_live_plot(server, page, backend: str) -> None:
 
 def test_the_stop_button_stops_a_widget_run_and_the_runs_queued_behind_it(lab):
     server, context = lab
-    page = context.new_page()
-    nb = Notebook(server, page, "stop.ipynb").open()
+    nb = open_notebook(server, context, "stop.ipynb")
+    page = nb.page
     nb.run_all()
     nb.wait_all_ran(timeout_s=60)
     explorer = page.locator(".widget-interact").first
@@ -115,10 +109,7 @@ def test_the_stop_button_stops_a_widget_run_and_the_runs_queued_behind_it(lab):
     assert explorer.get_by_text("type a value and press Enter").count() == 1
 
     # Type 3 into the duration's readout: a 3-second run starts...
-    readout = explorer.locator(".widget-readout").last
-    readout.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type("3")
+    nb.replace_text(explorer.locator(".widget-readout").last, "3", keystrokes=True)
     page.keyboard.press("Enter")
     wait_for(run_button.is_disabled, 10, "the run typed into the readout to start")
     t_run = time.monotonic()
@@ -147,9 +138,7 @@ def test_the_stop_button_stops_a_widget_run_and_the_runs_queued_behind_it(lab):
     text = output.inner_text()
     assert "samples; writer blocked" not in text, f"a queued run ran after the stop: {text}"
     assert "a run asked for before the stop was not started" in text
-    kernels = server.kernel_processes()
-    assert len(kernels) == 1 and kernels[0].children(recursive=True) == [], \
-        "a process outlived the stop"
+    assert server.kernel_left_nothing(), "a process outlived the stop"
     assert [s["kernel"]["execution_state"] for s in server.api("sessions")] == ["idle"]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "stop-button-widget.png"), full_page=True)
