@@ -8,6 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/venv.sh test,lab,browser,dev
+# The tests start many Python processes (helper processes, `python -m ipclab ...`): let
+# them read modules compiled once (__pycache__, ignored by git) rather than compile ipclab in
+# each; some containers set this, which costs the fast tier several seconds.
+unset PYTHONDONTWRITEBYTECODE
 
 # nbval: outputs that depend on the machine are marked in the notebooks; the sanitize file
 # masks addresses and pids; a cell that blocks is interrupted after --nbval-cell-timeout.

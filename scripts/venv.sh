@@ -13,10 +13,14 @@ if [ ! -x .venv/bin/python ]; then
     fi
 fi
 PY="$PWD/.venv/bin/python"
+# What was installed is keyed on the contents of pyproject.toml and constraints.txt and on the
+# extras (not on modification times, which a checkout changes): when the key is the one in the
+# stamp, pip is not run at all.
 stamp=".venv/.ipclab-installed-$extras"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
+key="$(cat pyproject.toml constraints.txt | cksum) [$extras]"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$key" ]; then
     "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
     "$PY" -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[$extras]"
-    touch "$stamp"
+    printf '%s\n' "$key" >"$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"

@@ -65,6 +65,7 @@ def test_given_ends_are_closed_in_the_parent_so_the_reader_sees_eof():
     assert reader.wait().result == b"hello"
 
 
+@pytest.mark.slow  # waits for the deadline: 0.5 s
 def test_a_write_end_kept_by_the_parent_keeps_the_reader_waiting_until_its_deadline():
     """The mistake every learner makes once, cut short by the deadline."""
     with process.ChildGroup(deadline_s=0.5) as group, open_pipe() as (r, w):
@@ -84,6 +85,7 @@ def test_wait_wakes_when_the_children_end_not_at_a_poll_step():
     assert 0.3 <= took < 2.0 * SLACK, took  # about the longest child, far from any deadline
 
 
+@pytest.mark.slow  # waits for the deadline: 0.5 s
 def test_each_child_has_the_groups_deadline():
     with process.ChildGroup(deadline_s=0.5) as group:
         group.start(time.sleep, 30)
@@ -104,6 +106,7 @@ def test_values_fail_fast_stop_the_others():
     assert not sleeper.alive()
 
 
+@pytest.mark.slow  # waits for the deadline: 0.3 s
 def test_values_raise_a_timeout():
     with process.ChildGroup(deadline_s=0.3) as group:
         group.start(time.sleep, 30)
@@ -120,6 +123,7 @@ def test_an_exception_in_the_with_block_leaves_nothing():
     assert psutil.Process().children() == []
 
 
+@pytest.mark.slow  # interrupted after 0.3 s: 0.3 s
 def test_an_interrupt_while_waiting_leaves_nothing():
     fired: list = []
     with pytest.raises(KeyboardInterrupt):
@@ -192,6 +196,7 @@ def test_a_gate_whose_opener_dies_without_opening_says_so_at_once():
         assert child.wait().exit_status == 3
 
 
+@pytest.mark.slow  # the gate opens after a wait: 0.3 s
 def test_a_closed_gate_keeps_its_waiter_waiting_until_it_opens_and_open_is_idempotent():
     with Gate() as go, open_pipe() as (r, w), process.start_child(
             _wait_then_write, go, w, pass_fds=(go.read_fd, w)) as child:
@@ -204,6 +209,7 @@ def test_a_closed_gate_keeps_its_waiter_waiting_until_it_opens_and_open_is_idemp
         assert child.wait().value() is True
 
 
+@pytest.mark.slow  # waits out its timeout: 0.2 s
 def test_a_gate_waited_for_with_a_timeout_returns_false_when_nobody_opens():
     with Gate() as gate:
         t0 = time.monotonic()

@@ -30,6 +30,7 @@ def test_runs_an_experiment_with_literal_parameters_and_prints_json():
     assert result["filled_bytes"] == pipes.fill_pipe(100).filled_bytes
 
 
+@pytest.mark.slow  # two `python -m ipclab run`s: 0.4 s
 def test_a_kernel_fact_through_the_command_line():
     done = ipclab("run", "fifos.nonblocking_open", "--json")
     assert json.loads(done.stdout)["write_without_reader_errno"] == "ENXIO"
@@ -38,6 +39,7 @@ def test_a_kernel_fact_through_the_command_line():
     assert "exit_status  -13" in done.stdout and "SIGPIPE" in done.stdout
 
 
+@pytest.mark.slow  # a `python -m ipclab run`: 0.4 s
 def test_an_experiment_that_yields_prints_one_record_per_line():
     done = ipclab("run", "pipes.watch_pipe_fill", "duration_s=0.2", "--json")
     lines = [json.loads(line) for line in done.stdout.splitlines()]

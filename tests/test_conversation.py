@@ -67,6 +67,7 @@ def test_converse_many_messages():
     assert c.replies == tuple(m.upper() for m in msgs)
 
 
+@pytest.mark.slow  # waits for its deadline: 0.2 s
 def test_converse_unused_ends_open_hangs_until_killed():
     c = conversation.converse(["hi"], close_unused_ends=False, wait_s=0.2)
     assert c.replies == ("HI",)  # talking works...

@@ -103,6 +103,7 @@ def test_an_unknown_program_is_rejected():
         creference.build("bw_telegraph")
 
 
+@pytest.mark.slow  # runs the C throughput reference: 0.4 s
 @needs_cc
 def test_throughput_is_a_point_of_the_same_shape(cache):
     p = creference.throughput("pipe", 4096, 200, repeats=3, placement="free")

@@ -373,6 +373,7 @@ print(len(got), "a" if ready else "b")
 """
 
 
+@pytest.mark.slow  # waits out a 0.3 s select: 0.3 s
 def test_a_reader_that_keeps_a_write_end_waits_as_keyed():
     n, verdict = _python(_TWO_WRITERS).stdout.split()
     assert n == "20" and exercises.grade("05-read-eof", verdict).passed

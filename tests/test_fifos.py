@@ -22,7 +22,10 @@ def test_nonblocking_open_for_writing_without_reader_fails_with_enxio():
     assert r.write_with_reader_errno is None  # with a reader, the same open succeeds
 
 
-@pytest.mark.parametrize("side", ["read", "write"])
+@pytest.mark.parametrize("side", [
+    pytest.param("read", marks=pytest.mark.slow),  # the other end opens after 0.3 s
+    "write",
+])
 def test_open_blocks_until_the_other_end_opens(side):
     r = fifos.blocking_open(side, delay_s=0.3)
     assert r.side == side
@@ -200,6 +203,7 @@ def test_client_server_rejects_bad_input(kwargs, error, words):
 
 
 # -- starting unrelated programs (ipclab.process.start_program) --------------------------
+@pytest.mark.slow  # waits for the deadline: 0.5 s
 def test_program_past_its_deadline_is_killed_with_its_group():
     import psutil
 

@@ -104,6 +104,7 @@ def test_invalid_mode_is_a_clear_error(monkeypatch, bad):
 
 
 # -- same results, same exceptions ---------------------------------------------------------
+@pytest.mark.slow  # experiments run both ways: 0.6 s
 def test_results_identical_to_direct_mode(monkeypatch):
     experiments = [
         lambda: pipes.write_without_reader("ignore"),

@@ -114,6 +114,7 @@ def test_close_on_exec_lets_the_reader_see_eof():
 
 
 # -- interrupts and bad input ---------------------------------------------------------------
+@pytest.mark.slow  # interrupted after 0.3 s: 0.3 s
 def test_an_interrupt_during_the_leak_kills_the_program_and_closes_everything():
     fired: list = []
     with pytest.raises(KeyboardInterrupt), keyboard_interrupt_after(0.3, fired):
@@ -121,6 +122,7 @@ def test_an_interrupt_during_the_leak_kills_the_program_and_closes_everything():
     assert fired  # the no_leaks fixture checks that sleep is gone and the pipe closed
 
 
+@pytest.mark.slow  # interrupted mid-wait: 0.5 s
 def test_an_interrupt_while_select_waits_leaves_nothing(always):
     fired: list = []
     with pytest.raises(KeyboardInterrupt), keyboard_interrupt_after(0.5, fired):

@@ -25,14 +25,15 @@ def test_live_pipe_fill_redraws_more_than_once_and_ends_with_the_final_data():
     def count(lp):
         frames.append((time.monotonic(), len(lp.samples)))
 
-    samples = live.live_pipe_fill(0.6, sample_interval_s=0.01, max_fps=10, on_redraw=count)
+    samples = live.live_pipe_fill(0.3, sample_interval_s=0.01, max_fps=20, on_redraw=count)
     assert samples and all(isinstance(s, ipclab.FillSample) for s in samples)
     assert len(frames) > 1
     assert frames[-1][1] == len(samples)  # the last frame shows every sample
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(frames)]
-    assert min(gaps[:-1] or [1.0]) >= 0.1 * 0.95  # <= 10 redraws/s (the final one may be sooner)
+    assert min(gaps[:-1] or [1.0]) >= 0.05 * 0.95  # <= 20 redraws/s (the final one may be sooner)
 
 
+@pytest.mark.slow  # paced redraws: 0.6 s
 def test_live_drives_any_iterator_and_counts_redraws():
     seen = []
 
@@ -51,7 +52,10 @@ def test_live_drives_any_iterator_and_counts_redraws():
     assert list(line.get_xdata()) == [s.t_seconds for s in samples]
 
 
-@pytest.mark.parametrize("isolate_mode", ["never", "always"])
+@pytest.mark.parametrize("isolate_mode", [
+    "never",
+    pytest.param("always", marks=pytest.mark.slow),  # starts a helper process: 0.3 s
+])
 def test_keyboard_interrupt_stops_the_experiment_and_keeps_the_partial_figure(
         isolate_mode, monkeypatch):
     """With "always" the experiment runs in ipclab's helper process, as in Jupyter; the
@@ -77,6 +81,7 @@ def test_keyboard_interrupt_stops_the_experiment_and_keeps_the_partial_figure(
         "and nothing was left behind."]
 
 
+@pytest.mark.slow  # a 0.2 s fill first: 0.3 s
 def test_an_interrupt_inside_the_experiment_is_raised_as_the_experiment_said_it():
     said = ipclab.ExperimentInterrupted("ipclab.pipes.watch_pipe_fill")
 

@@ -138,6 +138,7 @@ def test_wakeup_cost_yields_one_sample_per_method_count_and_repeat():
     assert fig.axes[0].get_xscale() == "log"
 
 
+@pytest.mark.slow  # interrupted after 0.2 s: 0.2 s
 def test_an_interrupted_wakeup_measurement_closes_its_pipes():
     fired: list = []
     with pytest.raises(KeyboardInterrupt), keyboard_interrupt_after(0.2, fired):

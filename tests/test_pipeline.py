@@ -67,6 +67,7 @@ def test_exit_statuses_agree_with_a_real_shell(tmp_path):
         assert pipeline.run_pipeline([argv]).exit_statuses == (shell.returncode,)
 
 
+@pytest.mark.slow  # waits for the deadline: 0.5 s
 def test_unused_write_end_kept_open_hangs_until_the_deadline():
     r = pipeline.ls_wc(3, close_unused_ends=False, deadline_s=0.5)
     assert r.timed_out
@@ -87,6 +88,7 @@ def test_yes_head_sigpipe_ignored_gives_epipe():
     assert r.errors_output  # yes complains about the broken pipe
 
 
+@pytest.mark.slow  # waits for the deadline: 0.3 s
 def test_deadline_kills_a_program_that_never_ends():
     r = pipeline.run_pipeline([["sleep", "30"]], deadline_s=0.3)
     assert r.timed_out and r.exit_statuses == (-9,)

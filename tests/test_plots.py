@@ -156,7 +156,10 @@ def test_fill_bars_explain_their_colours_and_keep_labels_and_legend_off_the_data
         assert _box(label, fig).y1 < line_y, label.get_text()
 
 
-@pytest.mark.parametrize("style", ["default", "projector"])
+@pytest.mark.parametrize("style", [
+    "default",
+    pytest.param("projector", marks=pytest.mark.slow),  # draws every figure again: 0.3 s
+])
 def test_every_pipe_and_fifo_figure_keeps_its_legend_off_the_axes(resizes, fill_samples, torn,
                                                                  style):
     with plots.style(style):
@@ -239,6 +242,7 @@ def test_latency_bars_hold_the_medians(latency_points):
 
 
 # -- web server ----------------------------------------------------------------------------
+@pytest.mark.slow  # a real load run (the loads fixture), then its figures: 1.1 s
 def test_web_figures_from_a_real_load(loads):
     fig = plots.rps_over_time(loads)
     top, bottom = fig.axes
@@ -303,6 +307,7 @@ def test_style_rejects_unknown_names():
         plots.style("beamer")
 
 
+@pytest.mark.slow  # a fresh interpreter imports ipclab.plots: 0.6 s
 def test_importing_changes_no_rcparams():
     code = (
         "import json, matplotlib\n"

@@ -163,6 +163,7 @@ def test_large_result_comes_back_whole():
 
 
 # -- deadlines -----------------------------------------------------------------------------
+@pytest.mark.slow  # waits for the deadline: 0.5 s
 def test_deadline_kills_child_and_grandchild():
     with start_child(_fork_grandchild_and_sleep, 30.0, deadline_s=0.5) as child:
         parent = psutil.Process(child.pid)
@@ -258,6 +259,7 @@ def test_wait_twice_gives_the_same_answer():
 
 
 # -- interrupts and dead parents -----------------------------------------------------------
+@pytest.mark.slow  # interrupted after 0.3 s: 0.3 s
 def test_keyboard_interrupt_during_wait_kills_and_reaps():
     t0 = time.monotonic()
     with pytest.raises(KeyboardInterrupt):

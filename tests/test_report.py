@@ -130,6 +130,7 @@ def test_the_new_chapters_sections_hold_what_their_kernel_did(quick_report):
     assert alone["sleeps"] == 0 and turns["sleeps"] > 0
 
 
+@pytest.mark.slow  # runs the report's sections: 0.3 s
 def test_a_failing_section_is_reported_and_the_others_still_run(tmp_path, monkeypatch):
     from ipclab import throughput
 
@@ -154,6 +155,7 @@ def test_a_failing_section_is_reported_and_the_others_still_run(tmp_path, monkey
     assert not (tmp_path / "throughput-vs-size.png").exists()
 
 
+@pytest.mark.slow  # runs the report until it is interrupted: 0.35 s
 def test_an_interrupt_stops_the_report_instead_of_failing_one_section(tmp_path, monkeypatch):
     from ipclab import throughput
 

@@ -97,6 +97,7 @@ def test_without_it_the_uid_cannot_even_read(grader_files):
     assert done.returncode != 0 and "Permission denied" in done.stderr, done
 
 
+@pytest.mark.slow  # 1.6 s: the probe starts the interpreter as nobody, twice
 def test_privilege_says_who_the_kernels_run_as():
     who = _sandbox.privilege()
     if _can_keep_reading():  # then nobody can run this interpreter, with reading if need be
@@ -166,6 +167,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow  # 0.6 s: a coding check, twice, in an interpreter run as nobody
 @pytest.mark.skipif(not _can_keep_reading(), reason="CAP_DAC_READ_SEARCH is not ours to keep")
 def test_as_that_uid_the_checker_sees_the_learners_process_but_not_the_reverse(tmp_path):
     """The coding checker runs as the same uid as the learner's process it watches: it can

@@ -90,6 +90,7 @@ def test_a_fixed_total_is_whole_messages_per_run():
     assert [p.messages_per_run for p in points] == [1501, 1501]
 
 
+@pytest.mark.slow  # timed runs: 0.5 s
 def test_runs_are_time_based_by_default():
     # No count given: a probe picks the messages per run (timing itself is not asserted).
     points = list(sweep(("pipe", "unix"), (4096,), repeats=3, run_seconds=0.01))
@@ -376,6 +377,7 @@ def test_bench_stops_cleanly_on_ctrl_c():
 
 
 # -- the C references (benchmarks/) ------------------------------------------------------
+@pytest.mark.slow  # builds and runs the C references: 0.4 s
 @pytest.mark.skipif(not shutil.which("cc") or not sys.platform.startswith("linux"),
                     reason="needs cc on Linux")
 def test_c_references_build_and_report_their_runs(tmp_path):

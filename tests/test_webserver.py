@@ -407,7 +407,8 @@ def test_keyboard_interrupt_during_a_load_run_leaves_nothing_behind():
 # -- the load client: several processes, every request counted ------------------------
 @pytest.mark.parametrize("requests, concurrency, processes, keepalive", [
     (301, 5, 3, False),  # connections dealt out unevenly over the processes
-    (2500, 4, 2, False),  # more requests than tokens: batches of 3 request indices
+    # more requests than tokens: batches of 3 request indices; 0.3 s
+    pytest.param(2500, 4, 2, False, marks=pytest.mark.slow),
     (400, 6, 3, True),
 ])
 def test_client_processes_count_every_request_as_the_server_does(requests, concurrency,
@@ -436,6 +437,7 @@ def test_client_with_keepalive_opens_one_connection_each():
     assert c.served_by_pid == report.served_by_pid
 
 
+@pytest.mark.slow  # a real load run: 0.3 s
 def test_load_result_counts_agree_on_both_sides():
     r = ws.load_run("fork-per-request", requests=40, concurrency=4, body_bytes=10)
     assert r.client_requests == r.requests == sum(r.served_by_pid.values()) == r.forks == 40
@@ -562,6 +564,7 @@ def test_fork_per_request_children_die_with_a_killed_master():
     assert wait_for(lambda: all(not psutil.pid_exists(p) for p in kids), 3.0)
 
 
+@pytest.mark.slow  # samples a real load: 0.5 s
 def test_watch_load_samples_count_running_children_and_zombies_apart():
     samples = list(ws.watch_load("fork-per-request", requests=60, concurrency=2,
                                  sample_interval_s=0.01))

@@ -81,7 +81,12 @@ def test_every_explorer_has_a_callback_test():
     assert set(CALLBACKS) == {f.__name__ for f in ALL}
 
 
-@pytest.mark.parametrize("name", sorted(CALLBACKS))
+#: The callbacks that time several runs or fill a pipe: 0.3 to 0.45 s each.
+SLOW_CALLBACKS = ("fill_level_explorer", "speedup_explorer", "throughput_explorer")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_CALLBACKS
+                                  else n for n in sorted(CALLBACKS)])
 def test_every_explorers_callback_runs_with_small_values(name, capsys):
     values, fact = CALLBACKS[name]
     box = getattr(widgets, name)(run_now=False)
@@ -93,6 +98,7 @@ def test_every_explorers_callback_runs_with_small_values(name, capsys):
     assert {n: box.controls[n].value for n in values} == values
 
 
+@pytest.mark.slow  # three timed runs: 0.3 s
 def test_throughput_explorer_shows_the_spread_of_several_runs(capsys):
     widgets.throughput_explorer().run(mechanism="pipe", message_bytes=4096, placement="same")
     median, low, high = map(float, re.search(
@@ -100,6 +106,7 @@ def test_throughput_explorer_shows_the_spread_of_several_runs(capsys):
     assert 0 < low <= median <= high
 
 
+@pytest.mark.slow  # timed rounds: 0.4 s
 def test_speedup_explorer_times_rounds_side_by_side_and_shows_the_spread(capsys):
     widgets.speedup_explorer().run(workers=2, limit=50_000)
     out = _text(capsys)
