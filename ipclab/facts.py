@@ -42,7 +42,21 @@ class Facts(NamedTuple):
     write_without_reader: str | None
     write_without_reader_errno: str | None
     sigpipe_exit_status: int
-    setpipe_sz: dict
+    #: ``F_SETPIPE_SZ``: the capacity granted in bytes (or the errno name of the refusal),
+    #: by the capacity requested in bytes (a str key, as in JSON).
+    setpipe_bytes_by_request: dict
+
+    @property
+    def setpipe_sz(self) -> dict:
+        """Deprecated name of :attr:`setpipe_bytes_by_request` (until 0.3)."""
+        import warnings
+
+        warnings.warn(
+            "Facts.setpipe_sz is now Facts.setpipe_bytes_by_request",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.setpipe_bytes_by_request
 
 
 def measure_facts(write_sizes=DEFAULT_WRITE_SIZES, setpipe_sizes=None) -> Facts:
@@ -75,7 +89,7 @@ def measure_facts(write_sizes=DEFAULT_WRITE_SIZES, setpipe_sizes=None) -> Facts:
         write_without_reader=ignored.exception,
         write_without_reader_errno=ignored.errno_name,
         sigpipe_exit_status=default.exit_status,
-        setpipe_sz=resized,
+        setpipe_bytes_by_request=resized,
     )
 
 
@@ -108,7 +122,7 @@ def format_facts(facts: Facts) -> str:
     lines += ["", "F_SETPIPE_SZ, requested -> granted:"]
     lines += [
         f"  {int(k):>10,} B -> {v:>9,} bytes" if isinstance(v, int) else f"  {int(k):>10,} B -> {v}"
-        for k, v in facts.setpipe_sz.items()
+        for k, v in facts.setpipe_bytes_by_request.items()
     ]
     return "\n".join(lines)
 
