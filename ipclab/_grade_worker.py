@@ -161,6 +161,20 @@ def _client_class():
     return LimitedClient
 
 
+def _sandbox_config(job: dict, log: str) -> dict:
+    """What :mod:`ipclab._sandbox` needs to contain a process of ``job``: its limits, token,
+    cgroup and uid, with its own output going to ``log``."""
+    return {
+        "limits": job["limits"],
+        "token": job["token"],
+        "cgroup": job.get("cgroup"),
+        "uid": job.get("uid"),
+        "gid": job.get("gid"),
+        "read_anything": job.get("read_anything", False),
+        "log": log,
+    }
+
+
 def _kernel_manager_class(job: dict):
     from jupyter_client.manager import AsyncKernelManager
 
@@ -170,16 +184,8 @@ def _kernel_manager_class(job: dict):
             config = os.path.join(job["workdir"], ".sandbox.json")
             with open(config, "w") as f:
                 json.dump(
-                    {
-                        "limits": job["limits"],
-                        "token": job["token"],
-                        "cgroup": job.get("cgroup"),
-                        "uid": job.get("uid"),
-                        "gid": job.get("gid"),
-                        "read_anything": job.get("read_anything", False),
-                        "log": os.path.join(job["workdir"], ".kernel.log"),
-                        "chown": [job["workdir"]],
-                    },
+                    _sandbox_config(job, os.path.join(job["workdir"], ".kernel.log"))
+                    | {"chown": [job["workdir"]]},
                     f,
                 )
             return [sys.executable, "-m", "ipclab._sandbox", config, "--", *cmd]
@@ -297,15 +303,7 @@ def _grade_coding(job: dict, data: dict, seconds_left: float) -> tuple:
     checks, known = _coding_checks(job, data)
     if not checks:
         return known, []
-    config = {
-        "limits": job["limits"],
-        "token": job["token"],
-        "cgroup": job.get("cgroup"),
-        "uid": job.get("uid"),
-        "gid": job.get("gid"),
-        "read_anything": job.get("read_anything", False),
-        "log": os.path.join(job["workdir"], ".log"),
-    }
+    config = _sandbox_config(job, os.path.join(job["workdir"], ".log"))
     try:
         out = _grade_code.run(checks, config, max(seconds_left, 0.0) + 30.0)
     except RuntimeError as exc:
