@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from .. import fdmap
 from .._resources import close_quietly
+from ..process import Gate
 from .values import pack
 
 #: How the learner's code is named in its tracebacks (as in the safe cell).
@@ -78,14 +79,19 @@ class LearnerProcess:
         private_fds: set,
     ):
         """Fork the process. ``code`` is ``(prelude, source)``; ``private_fds`` are the
-        checker's own descriptors, closed in the learner's process before anything runs."""
+        checker's own descriptors, closed in the learner's process before anything runs.
+
+        Forked here, not through :mod:`ipclab.process`: what comes back from this process is
+        the learner's to write, so it must travel as literals on a pipe of its own, never as
+        the pickle a child of ``ipclab.process`` reports with (unpickling runs code)."""
         claim_r, claim_w = os.pipe()
-        go_r, go_w = os.pipe()
+        go = Gate()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the learner's process
-            close_quietly(claim_r, go_w, *private_fds)
-            _learner_main(code, func_name, args, inside, claim_w, go_r)
-        close_quietly(claim_w, go_r)
+            close_quietly(claim_r, *private_fds)
+            _learner_main(code, func_name, args, inside, claim_w, go)
+        close_quietly(claim_w)
+        go_r = go.read_fd
         self.pid = pid
         self._claim_r = claim_r
         self._pidfd = os.pidfd_open(pid)
@@ -94,10 +100,11 @@ class LearnerProcess:
         ready = self._read_line(None)  # before any of the learner's code: ours to trust
         if ready != "ready":
             raise RuntimeError(f"the learner's process did not get ready ({ready!r})")
-        self.baseline = {f.fd: f.inode for f in fdmap.process_fds(pid) if f.fd != go_r}
+        gate_fds = {go_r, go.write_fd}
+        self.baseline = {f.fd: f.inode for f in fdmap.process_fds(pid) if f.fd not in gate_fds}
         self.made = {c: _exit_status(c) for c in _children(pid)}
         self._reaped_work = _reaped_work(pid)
-        os.close(go_w)  # go: the learner's code runs now
+        go.open()  # the learner's code runs now
 
     # -- claims ------------------------------------------------------------------------------
     def _read_line(self, deadline: float | None) -> str | None:
@@ -241,7 +248,7 @@ def _sigpipe_action(pid: int) -> str:
 
 # -- inside the learner's process -------------------------------------------------------------
 def _learner_main(  # pragma: no cover - runs in the learner's process
-    code: tuple, func_name: str, args: tuple, inside, claim_w: int, go_r: int
+    code: tuple, func_name: str, args: tuple, inside, claim_w: int, go: Gate
 ) -> None:
     """Make the case's inside part, wait for the checker's go, run the learner's code, claim
     how the function ended, then wait to be looked at and killed."""
@@ -254,8 +261,9 @@ def _learner_main(  # pragma: no cover - runs in the learner's process
         if inside is not None:
             inside()
         _write(claim_w, "ready")
-        os.read(go_r, 1)  # end of file: the checker has looked
-        os.close(go_r)
+        if not go.wait():  # the checker died before it had looked
+            return
+        go.close()
         claim = _run(code, func_name, args, me)
         if os.getpid() != me:  # a child of the learner's ran past the function
             _write(claim_w, repr(claim))
