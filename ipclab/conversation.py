@@ -90,8 +90,19 @@ def _listener(r: int, reads_first: str, listen_s: float) -> str:
     nothing)."""
     if reads_first == "parent":  # the parent has read already: look once, do not wait
         listen_s = 0.0
+    return _take(r, listen_s)
+
+
+def _take(r: int, listen_s: float) -> str:
+    """What is in the shared pipe within ``listen_s`` seconds, or "" — also when the other
+    reader took it between ``select`` saying it was there and this ``read``: the pipe's
+    read end is non-blocking (for both: they share it), so that read gives EAGAIN rather
+    than waiting for ever."""
     if select.select([r], [], [], listen_s)[0]:
-        return os.read(r, 4096).decode()
+        try:
+            return os.read(r, 4096).decode()
+        except BlockingIOError:
+            pass
     return ""
 
 
@@ -124,19 +135,18 @@ def _one_pipe_both_ways(message, reads_first, deadline_s) -> OnePipeResult:
     (``"child"``), after it (``"parent"``), or at once (``"either"``, a race)."""
     listen_s = 0.5
     with open_pipe() as (r, w), ChildGroup(deadline_s=deadline_s) as group:
+        os.set_blocking(r, False)  # on the open file: the child's copy too (see _take)
         child = group.start(_listener, r, reads_first, listen_s, pass_fds=(r, w))
         if reads_first == "either":
             group.release()
         os.write(w, message.encode())  # "question" for the child
-        answer = ""
         if reads_first == "child":
             group.release()
             heard = child.wait().value()  # the child has read (or looked): now us
             listen_s = 0.0
         # The "answer"... is our own question, unless the child took it first: then
         # nothing comes (bounded wait: the child keeps a write end, so no EOF either).
-        if select.select([r], [], [], listen_s)[0]:
-            answer = os.read(r, 4096).decode()
+        answer = _take(r, listen_s)
         if reads_first != "child":
             group.release()
             heard = child.wait().value()
