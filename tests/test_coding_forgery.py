@@ -11,6 +11,7 @@ first one passed.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -62,7 +63,9 @@ def test_what_the_function_leaves_is_seen_from_outside():
                 os._exit(code)
             return code
     """)
-    assert "ended but nobody waited for it" in feedback, feedback
+    # a zombie, or (on a busy machine, before it ended) a child still running
+    assert re.search(r"ended but nobody waited for it|was still running when your function "
+                     r"returned", feedback), feedback
 
 
 def test_an_open_descriptor_hidden_from_the_process_itself_is_named():
