@@ -98,7 +98,7 @@ def _run_case(emit, i: int, ex, arranged: Arranged, func_name: str, code: tuple,
         if learner.learner_children():
             learner.settle(SETTLE_S)
         view = learner.look()
-        while (late := learner.next_claim(deadline=0.0)) is not None:
+        while (late := learner.next_claim(deadline=0.0)) is not None:  # what is there now
             if late[0] in ("child-raised", "ran-past"):
                 emit(*_checked(late, i))
     finally:
