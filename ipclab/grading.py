@@ -18,7 +18,6 @@ re-tagging or skipping a check cell changes nothing, and an answer that is missi
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import secrets
@@ -102,26 +101,24 @@ def load_course(course: str | None = None) -> dict:
 
     ``course`` is a folder of marked source notebooks (``solutions``) or a manifest file
     written by ``ipclab release --manifest``; by default the package's own
-    (``ipclab/_course.py``)."""
+    (``ipclab/_course.json``)."""
     if course is None:
-        import importlib
-
-        try:
-            return importlib.import_module(f"{__package__}._course").NOTEBOOKS
-        except ImportError:
+        if not os.path.isfile(release.MANIFEST_PATH):
             raise ValueError(
                 "this ipclab has no course manifest yet: run `python -m ipclab "
                 "release`, or give --course solutions"
-            ) from None
+            )
+        course = release.MANIFEST_PATH
     if os.path.isdir(course):
         return release.manifest(release.read_sources(course))
     if os.path.isfile(course):
-        with open(course, encoding="utf-8") as f:
-            text = f.read()
-        tree = ast.parse(text)
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "NOTEBOOKS":
-                return ast.literal_eval(node.value)
+        try:
+            with open(course, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            data = None
+        if isinstance(data, dict):
+            return data
     raise ValueError(
         f"course must be a folder of marked notebooks or a manifest file from "
         f"`ipclab release --manifest`, got {course!r}"

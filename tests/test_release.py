@@ -34,14 +34,14 @@ def _release(*args, cwd=None):
 @pytest.fixture(scope="module")
 def _released(tmp_path_factory):
     """Marked copies of two real course notebooks in solutions/, released into notebooks/
-    with a manifest at _course.py: made once (a release takes a second or two)."""
+    with a manifest at _course.json: made once (a release takes a second or two)."""
     base = tmp_path_factory.mktemp("course")
     src = base / "solutions"
     src.mkdir()
     for name in ("04-blocking-and-capacity", "05-broken-pipes"):
         shutil.copy(os.path.join(SOURCE_DIR, name + ".ipynb"), src)
     done = _release("--mark", "--source", str(src), "--out", str(base / "notebooks"),
-                    "--manifest", str(base / "_course.py"))
+                    "--manifest", str(base / "_course.json"))
     assert done.returncode == 0, done.stderr
     return base
 
@@ -160,7 +160,7 @@ def test_other_functions_of_a_solution_become_def_docstring_and_dots():
 def test_release_is_deterministic_and_check_sees_drift(course):
     out = course / "notebooks"
     args = ["--source", str(course / "solutions"), "--out", str(out),
-            "--manifest", str(course / "_course.py")]
+            "--manifest", str(course / "_course.json")]
     first = {p.name: p.read_bytes() for p in out.iterdir()}
     assert _release(*args).returncode == 0
     assert first == {p.name: p.read_bytes() for p in out.iterdir()}
@@ -176,17 +176,17 @@ def test_release_is_deterministic_and_check_sees_drift(course):
     # a notebook release did not make, and a missing manifest
     shutil.copy(course / "solutions" / "04-blocking-and-capacity.ipynb",
                 out / "06-named-pipes.ipynb")
-    os.remove(course / "_course.py")
+    os.remove(course / "_course.json")
     done = _release(*args, "--check")
     assert done.returncode == 1
     assert "not made by release: 06-named-pipes.ipynb" in done.stderr
-    assert "missing: " in done.stderr and "_course.py" in done.stderr
+    assert "missing: " in done.stderr and "_course.json" in done.stderr
 
 
 def test_the_manifest_lists_exercises_and_locked_cells(course):
     from ipclab import grading
 
-    manifest = grading.load_course(str(course / "_course.py"))
+    manifest = grading.load_course(str(course / "_course.json"))
     assert manifest == grading.load_course(str(course / "solutions"))
     ex05 = manifest["05-broken-pipes"]
     assert ex05["exercises"] == exercises.exercise_ids("05") + ex05["coding"]

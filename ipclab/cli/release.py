@@ -28,7 +28,7 @@ def add_arguments(parser):
         default=None,
         metavar="FILE",
         help="the grader's course manifest to write (default: the package's "
-        "ipclab/_course.py); 'none' writes none",
+        "ipclab/_course.json); 'none' writes none",
     )
     parser.add_argument(
         "--check",
