@@ -219,3 +219,31 @@ def test_a_gate_waited_for_with_a_timeout_returns_false_when_nobody_opens():
             assert time.monotonic() - t0 >= 0.2
         finally:
             os.close(w)
+
+
+
+def test_a_gate_dropped_before_anything_owns_it_closes_its_pipe():
+    """What a stop inside a constructor leaves: a Gate nobody holds. Dropping it closes both
+    ends (as a file object does), and only if they are still its own pipe."""
+    import gc
+
+    gate = Gate()
+    ends = (gate.read_fd, gate.write_fd)
+    for fd in ends:
+        os.fstat(fd)
+    del gate
+    gc.collect()
+    for fd in ends:
+        with pytest.raises(OSError):
+            os.fstat(fd)
+
+    gate = Gate()
+    os.close(gate.read_fd)
+    other = os.open(os.devnull, os.O_RDONLY)  # the freed number now names another file
+    try:
+        assert other == ends[0]
+        del gate
+        gc.collect()
+        os.fstat(other)  # still open: the gate closed only what was its own
+    finally:
+        os.close(other)
