@@ -103,8 +103,10 @@ def open_pipe() -> Iterator[list]:
     Close an end early with ``close_end(ends, i)``, which sets it to None so it is not
     closed twice.
     """
-    ends: list = list(new_pipe())
+    ends: list = [None, None]
     try:
+        with held_back():  # a stop between making the pipe and recording it would leak it
+            ends[:] = new_pipe()
         yield ends
     finally:
         close_quietly(*ends)

@@ -64,3 +64,44 @@ def test_held_back_never_leaves_the_stop_signals_blocked():
     assert _interrupt_at_random_moments(body) == ROUNDS
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, ())
     assert not (blocked & RAISING_SIGNALS)
+
+
+def _open_fds() -> set:
+    import gc
+
+    gc.collect()  # a gate nobody holds any more closes its pipe when it is collected
+    return {fd for fd in range(3, 256) if _is_open(fd)}
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.slow  # an interrupt at every point: about a second
+def test_a_gate_leaks_no_descriptor_whenever_the_interrupt_lands():
+    from ipclab.process import Gate
+
+    def body():
+        with Gate() as gate:
+            gate.open()
+
+    before = _open_fds()
+    assert _interrupt_at_random_moments(body) == ROUNDS
+    assert _open_fds() == before
+
+
+@pytest.mark.slow  # an interrupt at every point: about a second
+def test_a_child_group_leaks_no_descriptor_whenever_the_interrupt_lands():
+    from ipclab.process import ChildGroup
+
+    def body():
+        with ChildGroup(deadline_s=5):
+            pass
+
+    before = _open_fds()
+    assert _interrupt_at_random_moments(body) == ROUNDS
+    assert _open_fds() == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import select
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -38,11 +39,18 @@ class Gate:
     """
 
     def __init__(self) -> None:
-        self._ends: list = [None, None]  # [read end, write end]; set first, for __del__
+        self._ends: list = [None, None]  # [read end, write end]
         self._pipe: tuple | None = None  # not known yet: the ends are this process's own
-        self._ends = list(new_pipe())
-        st = os.fstat(self._ends[0])
-        self._pipe = (st.st_dev, st.st_ino)  # both ends of a pipe share one inode
+        self._dropped: weakref.finalize | None = None
+        with held_back():  # a stop between making the pipe and recording it would leak it
+            self._ends = list(new_pipe())
+            st = os.fstat(self._ends[0])
+            self._pipe = (st.st_dev, st.st_ino)  # both ends of a pipe share one inode
+            # A stop that lands before a ``with`` owns the gate (in a constructor, say) would
+            # leak both ends: they are closed when the gate is dropped, as a file object's
+            # are. A finalizer, not ``__del__``: it is detached once the gate is closed, so
+            # collecting a closed gate runs no Python code, where a stop would be swallowed.
+            self._dropped = weakref.finalize(self, _close_own, self._ends, self._pipe)
 
     @property
     def read_fd(self) -> int:
@@ -84,22 +92,15 @@ class Gate:
         """Close this process's ends of the gate's pipe. Idempotent."""
         with held_back():  # an interrupt between closing and forgetting would leak an fd
             close_quietly(self._mine(0), self._mine(1))
-            self._ends = [None, None]
+            self._ends[:] = [None, None]
+            if self._dropped is not None:
+                self._dropped.detach()
 
     def __enter__(self) -> Gate:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        # A stop that lands after the pipe is made but before a ``with`` owns the gate (in
-        # the middle of a constructor, say) would otherwise leak both ends: close them when
-        # the gate is dropped, as a file object does.
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def _mine(self, index: int) -> int | None:
         """``self._ends[index]`` if that descriptor is still this gate's pipe in this
@@ -113,6 +114,19 @@ class Gate:
         except OSError:
             return None
         return fd if self._pipe is None or (st.st_dev, st.st_ino) == self._pipe else None
+
+
+def _close_own(ends: list, pipe: tuple) -> None:
+    """Close the ends of a dropped :class:`Gate` that are still its pipe's."""
+    for fd in ends:
+        if fd is None:
+            continue
+        try:
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) == pipe:
+                os.close(fd)
+        except OSError:
+            pass
 
 
 def _behind_gate(gate: Gate, target: Callable, args: tuple, kwargs: dict) -> Any:
