@@ -116,9 +116,24 @@ def _can_run_as(uid: int, gid: int, read_anything: bool) -> tuple[bool, str]:
 
 
 #: Linux: prctl options, the capability ABI version and the one capability that may be kept.
-_PR_SET_KEEPCAPS, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE = 8, 38, 47, 2
+_PR_SET_DUMPABLE, _PR_SET_KEEPCAPS, _PR_SET_CHILD_SUBREAPER = 4, 8, 36
+_PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE = 38, 47, 2
 _CAPABILITY_VERSION_3 = 0x20080522
 _CAP_DAC_READ_SEARCH = 2
+
+
+def _prctl(option: int, *args: int) -> None:
+    """prctl(2); OSError (with the errno) if the kernel refuses or there is no prctl."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        done = libc.prctl(option, *args, *[0] * (4 - len(args)))
+    except (OSError, AttributeError) as exc:
+        raise OSError(f"prctl is not available here: {exc}") from None
+    if done != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl({option}, {args}): {os.strerror(err)}")
 
 
 def drop_to(uid: int, gid: int, read_anything: bool = False) -> None:
@@ -127,35 +142,28 @@ def drop_to(uid: int, gid: int, read_anything: bool = False) -> None:
     ``exec`` (an ambient capability). Raises OSError if the kernel refuses a step."""
     import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def prctl(*args: int) -> None:
-        if libc.prctl(*args, *[0] * (5 - len(args))) != 0:
-            raise OSError(ctypes.get_errno(), f"prctl{args}: {os.strerror(ctypes.get_errno())}")
-
     os.setgroups([])
     os.setgid(gid)
     if read_anything:
-        prctl(_PR_SET_KEEPCAPS, 1)
+        _prctl(_PR_SET_KEEPCAPS, 1)
     os.setuid(uid)
     if read_anything:
+        libc = ctypes.CDLL(None, use_errno=True)
         header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
         bit = 1 << _CAP_DAC_READ_SEARCH
         data = (ctypes.c_uint32 * 6)(bit, bit, bit, 0, 0, 0)  # effective, permitted, inheritable
         if libc.capset(header, data) != 0:
             raise OSError(ctypes.get_errno(), "capset: " + os.strerror(ctypes.get_errno()))
-        prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE, _CAP_DAC_READ_SEARCH)
-    prctl(_PR_SET_NO_NEW_PRIVS, 1)
+        _prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_RAISE, _CAP_DAC_READ_SEARCH)
+    _prctl(_PR_SET_NO_NEW_PRIVS, 1)
 
 
 def set_dumpable(dumpable: bool) -> None:
     """PR_SET_DUMPABLE: when false, other processes of the same uid can no longer trace this
     one or open its ``/proc/PID/fd`` and ``mem`` (root still can). Inherited by ``fork``."""
-    import ctypes
-
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(4, int(dumpable), 0, 0, 0)
-    except (OSError, AttributeError):
+        _prctl(_PR_SET_DUMPABLE, int(dumpable))
+    except OSError:
         pass
 
 
@@ -311,12 +319,10 @@ def _reap() -> None:
 def become_subreaper() -> bool:
     """PR_SET_CHILD_SUBREAPER: orphans of our descendants become our children (Linux)."""
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    except OSError:
         return False
+    return True
 
 
 def count_user_processes(uid: int) -> int:

@@ -191,13 +191,18 @@ def process_fds(pid: int) -> list[FdInfo]:
     return found
 
 
+def _stat_fields(pid: int) -> list:
+    """``/proc/PID/stat`` from field 3 (the state) on; empty if ``pid`` is gone."""
+    text = _read(f"/proc/{pid}/stat")
+    # The command name (field 2) is in parentheses and may hold spaces: split after it.
+    return text[text.rindex(")") + 2 :].split() if text else []
+
+
 def process_state(pid: int) -> ProcessState | None:
     """Where ``pid`` is now, or None if it is gone."""
-    text = _read(f"/proc/{pid}/stat")
-    if not text:
+    fields = _stat_fields(pid)
+    if not fields:
         return None
-    # The command name (field 2) is in parentheses and may hold spaces: split after it.
-    fields = text[text.rindex(")") + 2 :].split()
     state, ppid = fields[0], int(fields[1])
     exit_status = None
     if state == "Z" and len(fields) >= 50:  # field 52, exit_code: the raw wait status
@@ -212,6 +217,31 @@ def process_state(pid: int) -> ProcessState | None:
         if syscall in _FD_CALLS and len(words) > 1:
             fd = int(words[1], 16)
     return ProcessState(pid, ppid, state, wchan, syscall, fd, exit_status)
+
+
+def reaped_children_work(pid: int) -> int:
+    """What the children ``pid`` has waited for did, as the kernel counts it for their
+    parent (``cminflt + cmajflt + cutime + cstime`` of ``/proc/PID/stat``; 0 if gone): it
+    grows with every child reaped, even one that only called ``os._exit`` (its first writes
+    fault), and the process cannot change it."""
+    fields = _stat_fields(pid)
+    return sum(int(fields[i]) for i in (8, 10, 13, 14)) if fields else 0
+
+
+def signal_action(pid: int, signum: int) -> str:
+    """``"SIG_IGN"``, ``"a handler"`` or ``"SIG_DFL"``: what ``pid`` does with ``signum``
+    (``SigIgn``/``SigCgt`` of ``/proc/PID/status``); ``"unknown"`` if that is not readable."""
+    masks = {}
+    for line in _read(f"/proc/{pid}/status").splitlines():
+        key, _, value = line.partition(":")
+        if key in ("SigIgn", "SigCgt"):
+            masks[key] = int(value.strip(), 16)
+    if not masks:
+        return "unknown"
+    bit = 1 << (signum - 1)
+    if masks.get("SigIgn", 0) & bit:
+        return "SIG_IGN"
+    return "a handler" if masks.get("SigCgt", 0) & bit else "SIG_DFL"
 
 
 def pipe_key(info: FdInfo) -> tuple[str, int] | None:

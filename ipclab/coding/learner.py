@@ -18,12 +18,13 @@ from __future__ import annotations
 import ast
 import os
 import select
+import signal
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .. import fdmap
+from .. import fdmap, probes
 from .._resources import close_quietly
 from ..process import Gate
 from .values import pack
@@ -32,8 +33,6 @@ from .values import pack
 CELL_FILENAME = "<your cell>"
 #: Claims longer than this are not read (a value that large is summarised by ``pack``).
 _CLAIM_BYTES = 1 << 20
-#: SIGPIPE's bit in the masks of ``/proc/PID/status``.
-_SIGPIPE_BIT = 1 << (13 - 1)
 
 
 class LearnerView(NamedTuple):
@@ -44,17 +43,17 @@ class LearnerView(NamedTuple):
     fds: dict
     #: The descriptors it had before any of the learner's code ran: ``{fd: inode}``.
     baseline: dict
-    #: Children made for the case before the learner's code ran: ``{pid: exit status or
-    #: None while running}``, and whether each was still a zombie of the process.
+    #: Children made for the case before the learner's code ran: ``{pid: exit status, or
+    #: None while running}``.
     made: dict
+    #: Those of them still zombies of the process (not waited for).
     still_zombies: frozenset
     #: Children the learner's code left: :class:`ipclab.safecell.ChildReport` records.
     left: tuple
     #: SIGPIPE's action in the process: ``"SIG_DFL"``, ``"SIG_IGN"`` or ``"a handler"``.
     sigpipe: str
     #: True if a child of the process ended and was waited for while the learner's code
-    #: ran: the kernel adds a reaped child's page faults and CPU time to its parent's
-    #: ``/proc/PID/stat``, which the process itself cannot change.
+    #: ran (:func:`ipclab.fdmap.reaped_children_work` grew).
     waited: bool
 
     def holds(self, fd: int, inode: int) -> bool:
@@ -103,7 +102,7 @@ class LearnerProcess:
         gate_fds = {go_r, go.write_fd}
         self.baseline = {f.fd: f.inode for f in fdmap.process_fds(pid) if f.fd not in gate_fds}
         self.made = {c: _exit_status(c) for c in _children(pid)}
-        self._reaped_work = _reaped_work(pid)
+        self._reaped_work = fdmap.reaped_children_work(pid)
         go.open()  # the learner's code runs now
 
     # -- claims ------------------------------------------------------------------------------
@@ -147,12 +146,7 @@ class LearnerProcess:
     def settle(self, settle_s: float) -> None:
         """Give the children the learner's code left up to ``settle_s`` seconds to end (so
         that one that ends on its own is reported as a zombie, not as running)."""
-        end = time.monotonic() + settle_s
-        while time.monotonic() < end:
-            states = [fdmap.process_state(c) for c in self.learner_children()]
-            if all(s is None or s.state == "Z" for s in states):
-                return
-            time.sleep(0.01)
+        probes.wait_until_in_syscall(self.learner_children(), (), settle_s)  # () : ended only
 
     def look(self) -> LearnerView:
         """What the process holds now, seen in ``/proc``."""
@@ -177,8 +171,8 @@ class LearnerProcess:
             self.made,
             zombies & set(_children(self.pid)),
             tuple(left),
-            _sigpipe_action(self.pid),
-            _reaped_work(self.pid) > self._reaped_work,
+            fdmap.signal_action(self.pid, signal.SIGPIPE),
+            fdmap.reaped_children_work(self.pid) > self._reaped_work,
         )
 
     def exit_status(self) -> int:
@@ -214,36 +208,6 @@ def _children(pid: int) -> list:
 def _exit_status(pid: int) -> int | None:
     state = fdmap.process_state(pid)
     return state.exit_status if state is not None and state.state == "Z" else None
-
-
-def _reaped_work(pid: int) -> int:
-    """What the children ``pid`` waited for did, as the kernel counts it for their parent
-    (``cminflt + cmajflt + cutime + cstime`` of ``/proc/PID/stat``): it grows with every
-    child reaped (even one that only called ``os._exit``: its first writes fault)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read()
-    except OSError:
-        return 0
-    fields = state[state.rindex(")") + 2 :].split()
-    return sum(int(fields[i]) for i in (8, 10, 13, 14))
-
-
-def _sigpipe_action(pid: int) -> str:
-    masks = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key in ("SigIgn", "SigCgt"):
-                    masks[key] = int(value.strip(), 16)
-    except OSError:
-        return "unknown"
-    if masks.get("SigIgn", 0) & _SIGPIPE_BIT:
-        return "SIG_IGN"
-    if masks.get("SigCgt", 0) & _SIGPIPE_BIT:
-        return "a handler"
-    return "SIG_DFL"
 
 
 # -- inside the learner's process -------------------------------------------------------------
