@@ -59,16 +59,14 @@ def supervise(
     streams = {out_r: _Stream("stdout"), err_r: _Stream("stderr")}
     child = None
     try:
-        child = start_child(
-            _run_learner_code if driver is None else _run_driver,
-            *(
-                (source, prelude, cwd, out_w, err_w)
-                if driver is None
-                else (driver, source, prelude, cwd, out_w, err_w, ev_w)
-            ),
-            pass_fds=(out_w, err_w) if driver is None else (out_w, err_w, ev_w),
-            deadline_s=deadline_s + 2.0,
-        )
+        target: Callable
+        args: tuple
+        if driver is None:
+            target, args = _run_learner_code, (source, prelude, cwd, out_w, err_w)
+        else:
+            target, args = _run_driver, (driver, source, prelude, cwd, out_w, err_w, ev_w)
+        fds = tuple(fd for fd in (out_w, err_w, ev_w) if fd is not None)
+        child = start_child(target, *args, pass_fds=fds, deadline_s=deadline_s + 2.0)
         close_quietly(out_w, err_w, ev_w)
         out_w = err_w = ev_w = None
         ended = None

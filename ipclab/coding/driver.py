@@ -95,8 +95,7 @@ def _run_case(emit, i: int, ex, arranged: Arranged, func_name: str, code: tuple,
             status = learner.exit_status()
             emit("crashed" if status < 0 else "vanished", i, status)
             return False
-        if learner.learner_children():
-            learner.settle(SETTLE_S)
+        learner.settle(SETTLE_S)  # at once when it left no children
         view = learner.look()
         while (late := learner.next_claim(deadline=0.0)) is not None:  # what is there now
             if late[0] in ("child-raised", "ran-past"):
