@@ -133,14 +133,14 @@ def main(argv=None) -> int:
             ratios.append(g / f)
     load = os.getloadavg()
     out = {"submissions": args.submissions, "jobs": args.jobs, "cpus": os.cpu_count(),
-           "rounds": args.rounds, "grade_seconds": _summary(grade_s),
-           "reference_seconds": _summary(ref_s), "ratio": _summary(ratios),
+           "rounds": args.rounds, "grade_s": _summary(grade_s),
+           "reference_s": _summary(ref_s), "ratio": _summary(ratios),
            "grade_seconds_per_submission": _summary([g / args.submissions for g in grade_s]),
-           "claim_seconds": CLAIM_S, "load_average_after": load}
+           "claim_s": CLAIM_S, "load_average_after": load}
     if args.json:
         print(json.dumps(out, indent=2))
     else:
-        g, f, q = out["grade_seconds"], out["reference_seconds"], out["ratio"]
+        g, f, q = out["grade_s"], out["reference_s"], out["ratio"]
         print(f"{args.submissions} submissions of notebook 04, {args.jobs} jobs, "
               f"{os.cpu_count()} CPUs, {args.rounds} round(s):")
         for label, v, unit in (("ipclab grade", g, " s"), ("nbclient only (ref.)", f, " s"),

@@ -7,7 +7,7 @@ the C program for every mechanism and size, alternating which goes first, for se
 rounds. Both sides use the same method: two processes forked from one parent, the same
 placement (CPU pinning), the same message size and count, one warm-up run then
 ``--repeats`` timed runs, the median of those. The count is set once per case so that a
-run lasts about ``--run-seconds`` (ipclab's probe, in the first round), then kept for both
+run lasts about ``--run-s`` (ipclab's probe, in the first round), then kept for both
 sides and every round: both always do the same work.
 
 Prints per mechanism and size the ratio ipclab / C — throughput (higher is better, 1.0 =
@@ -51,11 +51,11 @@ def build() -> None:
         sys.exit(f"run.py: {exc}")
 
 
-def py_throughput(mechanism, size, messages, repeats, placement, run_seconds) -> tuple:
+def py_throughput(mechanism, size, messages, repeats, placement, run_s) -> tuple:
     """ipclab's (median, best, messages per run): a fixed count, or time-based if None."""
     if messages is None:
         (p,) = throughput.sweep((mechanism,), (size,), repeats, placement,
-                                run_seconds=run_seconds)
+                                run_s=run_s)
     else:
         (p,) = throughput.sweep((mechanism,), (size,), repeats, placement, messages * size)
     return p.median_bytes_per_s, p.max_bytes_per_s, p.messages_per_run
@@ -66,16 +66,16 @@ def c_throughput(mechanism, size, messages, repeats, placement) -> tuple:
     return p.median_bytes_per_s, p.max_bytes_per_s, messages
 
 
-def py_latency(mechanism, size, round_trips, repeats, placement, run_seconds) -> tuple:
+def py_latency(mechanism, size, round_trips, repeats, placement, run_s) -> tuple:
     """ipclab's (median, best, round trips per run) seconds per round trip."""
     (p,) = throughput.latency((mechanism,), size, repeats, placement, round_trips,
-                              None if round_trips else run_seconds)
-    return p.median_seconds, p.min_seconds, p.round_trips_per_run
+                              None if round_trips else run_s)
+    return p.median_s, p.min_s, p.round_trips_per_run
 
 
 def c_latency(mechanism, size, round_trips, repeats, placement) -> tuple:
     p = creference.latency(mechanism, size, round_trips, repeats, placement)
-    return p.median_seconds, p.min_seconds, round_trips
+    return p.median_s, p.min_s, round_trips
 
 
 def machine() -> str:
@@ -109,11 +109,11 @@ def main(argv=None) -> int:
     p.add_argument("--mechanisms", type=name_list, default=list(throughput.MECHANISMS))
     p.add_argument("--sizes", type=int_list, default=list(throughput.DEFAULT_SIZES_BYTES),
                    help="message sizes in bytes (default 64,512,4096,65536,1048576)")
-    p.add_argument("--run-seconds", type=float, default=throughput.DEFAULT_RUN_SECONDS,
+    p.add_argument("--run-s", type=float, default=throughput.DEFAULT_RUN_S,
                    help="seconds per timed run, which sets each case's count "
-                        f"(default {throughput.DEFAULT_RUN_SECONDS})")
+                        f"(default {throughput.DEFAULT_RUN_S})")
     p.add_argument("--round-trips", type=int, default=None,
-                   help="round trips per latency run instead (default: --run-seconds)")
+                   help="round trips per latency run instead (default: --run-s)")
     p.add_argument("--no-latency", action="store_true", help="throughput only")
     p.add_argument("--json", metavar="FILE", help="also write every measurement to FILE")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -124,8 +124,8 @@ def main(argv=None) -> int:
     if args.rounds < 1 or args.repeats < 1 or (args.round_trips is not None
                                                 and args.round_trips < 1):
         p.error("--rounds, --repeats and --round-trips must be at least 1")
-    if not 0 < args.run_seconds <= 10:
-        p.error("--run-seconds must be more than 0 and at most 10")
+    if not 0 < args.run_s <= 10:
+        p.error("--run-s must be more than 0 and at most 10")
     try:
         cpus = throughput.placement_cpus(args.placement)
         throughput.check_mechanisms(args.mechanisms)
@@ -158,7 +158,7 @@ def main(argv=None) -> int:
             for side in order:
                 if side == "py":
                     got["py"] = py_side(mech, size, count, args.repeats, args.placement,
-                                        args.run_seconds)
+                                        args.run_s)
                     count = counts.setdefault(case, got["py"][2])
                 else:
                     got["c"] = c_side(mech, size, count, args.repeats, args.placement)
@@ -181,7 +181,7 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(placement=args.placement, cpus=cpus, rounds=args.rounds,
-                           repeats=args.repeats, run_seconds=args.run_seconds,
+                           repeats=args.repeats, run_s=args.run_s,
                            machine=machine(), rows=rows, against_pipe=versus_pipe), f,
                       indent=1)
     print_table(rows, args, cpus, versus_pipe)
@@ -227,7 +227,7 @@ def print_table(rows, args, cpus, versus_pipe=()) -> None:
     nice = f", nice {args.nice}" if args.nice is not None else ""
     print(f"machine: {machine()}\n")
     print(f"placement {args.placement} ({where}{nice}), {args.rounds} rounds × "
-          f"{args.repeats} runs of about {args.run_seconds * 1e3:.0f} ms; ratio = ipclab / C "
+          f"{args.repeats} runs of about {args.run_s * 1e3:.0f} ms; ratio = ipclab / C "
           f"per round (throughput: higher is better; round trip: lower is better); best-run "
           f"= the same for each side's best run; ipclab and C columns: medians; per run: "
           f"messages (or round trips) in each run, the same for both sides\n")

@@ -109,7 +109,7 @@ def supervise(
             CellReport(
                 ended=ended,
                 seconds=time.monotonic() - started,
-                deadline_seconds=deadline_s,
+                deadline_s=deadline_s,
                 stdout=streams[out_r].text(),
                 stderr=streams[err_r].text(),
                 error=result.get("error"),

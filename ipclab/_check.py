@@ -133,6 +133,15 @@ def check_bool(name: str, value: object, *, none_ok: bool = False) -> bool | Non
     return value
 
 
+def check_message(name: str, value: object, lo: int, hi: int) -> bytes:
+    """``value`` if it is bytes, ``lo`` to ``hi`` bytes long (a message to send)."""
+    if not isinstance(value, bytes):
+        raise TypeError(f"{name} must be bytes, got {value!r} ({type(value).__name__})")
+    if not lo <= len(value) <= hi:
+        raise ValueError(f"{name} must be {lo} to {hi} bytes long, got {len(value)}")
+    return value
+
+
 def check_longer(name: str, value: float, other_name: str, other: float) -> float:
     """``value`` (seconds, already checked) if it is longer than ``other``, e.g. a deadline
     that must outlast a delay; else ``deadline_s must be longer than delay_s (0.5 s), got

@@ -76,9 +76,9 @@ def duration(seconds: float | None) -> str:
     return _engineering(seconds, "s") if seconds else "—"
 
 
-def spread(lo_seconds: float | None, hi_seconds: float | None) -> str:
+def spread(lo_s: float | None, hi_s: float | None) -> str:
     """A min–max range of durations: ``10 µs – 12 µs``."""
-    return f"{duration(lo_seconds)} – {duration(hi_seconds)}"
+    return f"{duration(lo_s)} – {duration(hi_s)}"
 
 
 def jsonable(value: Any, encoding: str = "latin-1") -> Any:

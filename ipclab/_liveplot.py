@@ -15,6 +15,7 @@ from typing import Any
 
 from ._check import check_choice, check_seconds
 from ._format import ProgressLine, bar
+from ._renamed import renamed_args
 from .errors import ExperimentInterrupted
 
 __all__ = ["LivePlot", "live", "DEFAULT_MAX_FPS", "PROGRESS_AFTER_S", "frontend"]
@@ -56,12 +57,13 @@ class LivePlot:
 
     After :meth:`run`: ``samples`` holds every sample, ``redraws`` counts the frames drawn,
     ``interrupted`` says whether KeyboardInterrupt stopped it. ``on_redraw(liveplot)`` is
-    called after each frame. ``progress``: True, False, or None for "if ``expected_seconds``
+    called after each frame. ``progress``: True, False, or None for "if ``expected_s``
     is over 2 s" — a text line with elapsed time and, given ``total`` (samples expected), a
     bar. ``interrupt``: ``"raise"`` (default) raises :class:`ipclab.ExperimentInterrupted` (a
     KeyboardInterrupt) after cleaning up, ``"return"`` returns the partial samples.
     """
 
+    @renamed_args(expected_seconds="expected_s")
     def __init__(
         self,
         update: Callable[[Any, list], None],
@@ -71,7 +73,7 @@ class LivePlot:
         max_fps: float = DEFAULT_MAX_FPS,
         label: str = "",
         progress: bool | None = None,
-        expected_seconds: float | None = None,
+        expected_s: float | None = None,
         total: int | None = None,
         on_redraw: Callable | None = None,
         interrupt: str = "raise",
@@ -86,8 +88,8 @@ class LivePlot:
         self.max_fps = _check_fps(max_fps)
         if progress not in (None, True, False):
             raise TypeError(f"progress must be True, False or None, got {progress!r}")
-        if expected_seconds is not None:
-            expected_seconds = check_seconds("expected_seconds", expected_seconds, 0.0, 86400.0)
+        if expected_s is not None:
+            expected_s = check_seconds("expected_s", expected_s, 0.0, 86400.0)
         if total is not None and (
             isinstance(total, bool) or not isinstance(total, int) or total < 1
         ):
@@ -98,12 +100,10 @@ class LivePlot:
         self.update = update
         self.setup = setup
         self.label = str(label)
-        self.expected_seconds = expected_seconds
+        self.expected_s = expected_s
         self.total = total
         self.on_redraw = on_redraw
-        self.progress = (
-            (expected_seconds or 0.0) > PROGRESS_AFTER_S if progress is None else progress
-        )
+        self.progress = (expected_s or 0.0) > PROGRESS_AFTER_S if progress is None else progress
         self.stream = stream if stream is not None else sys.stderr
         # Without a notebook to show it in, the line goes to a terminal only (not to a log).
         self._line = ProgressLine(self.stream, tty_only=True)
@@ -231,17 +231,13 @@ class LivePlot:
         if self.total:
             done = min(1.0, len(self.samples) / self.total)
             parts.append(f"{len(self.samples)}/{self.total}")
-        elif self.expected_seconds:
-            done = min(1.0, elapsed / self.expected_seconds)
+        elif self.expected_s:
+            done = min(1.0, elapsed / self.expected_s)
         if done is not None:
             parts.insert(1, bar(done))
         parts.append(
             f"{elapsed:.1f} s"
-            + (
-                f" of ~{self.expected_seconds:.0f} s"
-                if self.expected_seconds and not self.total
-                else ""
-            )
+            + (f" of ~{self.expected_s:.0f} s" if self.expected_s and not self.total else "")
         )
         return " ".join(parts)
 
@@ -319,6 +315,6 @@ def _empty_figure():
 def live(iterable: Iterable, update: Callable[[Any, list], None], **kwargs) -> list:
     """Consume ``iterable`` and redraw ``update(figure, samples_so_far)`` as it goes; return
     the samples. Keyword arguments are those of :class:`LivePlot` (``setup``, ``figure``,
-    ``max_fps``, ``label``, ``progress``, ``expected_seconds``, ``total``, ``on_redraw``,
+    ``max_fps``, ``label``, ``progress``, ``expected_s``, ``total``, ``on_redraw``,
     ``interrupt``)."""
     return LivePlot(update, **kwargs).run(iterable)

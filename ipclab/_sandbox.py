@@ -36,7 +36,7 @@ _UNPRIVILEGED = "nobody"
 class Limits(NamedTuple):
     """Per-kernel limits."""
 
-    cpu_seconds: int = 600
+    cpu_s: int = 600
     memory_bytes: int = 4 << 30
     processes: int = 256
     file_bytes: int = 256 << 20
@@ -359,7 +359,7 @@ def _apply(config: dict) -> None:
                 for name in dirs + files:
                     os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
     for which, value in (
-        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_CPU, limits.cpu_s),
         (resource.RLIMIT_AS, limits.memory_bytes),
         (resource.RLIMIT_FSIZE, limits.file_bytes),
         (resource.RLIMIT_CORE, 0),

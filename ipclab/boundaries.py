@@ -14,7 +14,7 @@ import socket
 from typing import NamedTuple
 
 from . import helper_process
-from ._check import KIB, check_choice, check_int, check_items, check_seconds
+from ._check import KIB, check_choice, check_int, check_items, check_message, check_seconds
 from ._resources import close_quietly
 from .fdpassing import require_unix_sockets
 from .process import start_child
@@ -71,8 +71,7 @@ def _check_boundary_args(kind, messages, read_size_bytes, deadline_s) -> tuple:
     kind = check_choice("kind", kind, KINDS)
     messages = check_items("messages", messages, bytes, 50, "bytes", "items", "bytes")
     for i, m in enumerate(messages):
-        if not 1 <= len(m) <= 16 * KIB:
-            raise ValueError(f"messages[{i}] must be 1 to 16384 bytes long, got {len(m)}")
+        check_message(f"messages[{i}]", m, 1, 16 * KIB)
     read_size_bytes = check_int("read_size_bytes", read_size_bytes, 1, 64 * KIB, "bytes")
     deadline_s = check_seconds("deadline_s", deadline_s)
     require_unix_sockets()

@@ -19,7 +19,7 @@ MARGIN = 0.05
 
 _KINDS = (
     ("median_bytes_per_s", "min_bytes_per_s", "max_bytes_per_s"),
-    ("median_seconds", "min_seconds", "max_seconds"),
+    ("median_s", "min_s", "max_s"),
 )
 
 

@@ -21,7 +21,8 @@ import time
 from typing import NamedTuple
 
 from . import _platform, helper_process
-from ._check import check_choice, check_int, check_seconds, errno_name
+from ._check import check_bool, check_choice, check_int, check_seconds, errno_name
+from ._renamed import renamed_fields
 from ._resources import close_end, open_pipe
 from .process import ChildGroup, start_child
 
@@ -153,6 +154,11 @@ def _one_pipe_both_ways(message, reads_first, deadline_s) -> OnePipeResult:
     return OnePipeResult(message, answer, heard)
 
 
+@renamed_fields(
+    round_trips_seconds="round_trips_s",
+    round_trip_seconds="round_trip_s",
+    first_round_trip_seconds="first_round_trip_s",
+)
 class ConversationResult(NamedTuple):
     """A parent and a child talking over two pipes."""
 
@@ -172,21 +178,21 @@ class ConversationResult(NamedTuple):
     child_exit_status: int
     #: Time from sending each line to reading its reply, in seconds, in order. The first
     #: also waits for the child to get going: it was forked just before.
-    round_trips_seconds: tuple
+    round_trips_s: tuple
     #: ``"free"`` (the scheduler places both processes), ``"same"`` (both pinned to one
     #: CPU) or ``"split"`` (one CPU each).
     placement: str
 
     @property
-    def round_trip_seconds(self) -> float:
+    def round_trip_s(self) -> float:
         """Median round trip after the first one (the first if it is the only one), s."""
-        later = self.round_trips_seconds[1:] or self.round_trips_seconds
+        later = self.round_trips_s[1:] or self.round_trips_s
         return statistics.median(later) if later else 0.0
 
     @property
-    def first_round_trip_seconds(self) -> float:
+    def first_round_trip_s(self) -> float:
         """The first round trip, in seconds (0.0 if none was made)."""
-        return self.round_trips_seconds[0] if self.round_trips_seconds else 0.0
+        return self.round_trips_s[0] if self.round_trips_s else 0.0
 
 
 def _check_message(name: str, value) -> str:
@@ -244,8 +250,7 @@ def converse(
     messages = tuple(messages)
     check_int("len(messages)", len(messages), 1, _MAX_MESSAGES)
     messages = tuple(_check_message(f"messages[{i}]", m) for i, m in enumerate(messages))
-    if not isinstance(close_unused_ends, bool):
-        raise TypeError(f"close_unused_ends must be True or False, got {close_unused_ends!r}")
+    close_unused_ends = check_bool("close_unused_ends", close_unused_ends)
     wait_s = check_seconds("wait_s", wait_s, 0.01, 60.0, lo_inclusive=True)
     deadline_s = check_seconds("deadline_s", deadline_s)
     if deadline_s <= wait_s:

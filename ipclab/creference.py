@@ -28,6 +28,7 @@ import time
 from typing import NamedTuple
 
 from ._check import MAX_DEADLINE_S, check_bytes, check_choice, check_int
+from ._renamed import renamed_fields
 from ._signals import kill_group
 from .errors import ExperimentInterrupted, IpclabError
 
@@ -55,6 +56,7 @@ class NoCompilerError(IpclabError):
     """No C compiler to build the references with (``$CC`` unset and no ``cc`` on PATH)."""
 
 
+@renamed_fields(build_seconds="build_s")
 class Build(NamedTuple):
     """One reference program, ready to run."""
 
@@ -64,7 +66,7 @@ class Build(NamedTuple):
     #: True if this call compiled it; False if an unchanged build was found in the cache.
     built: bool
     #: Wall-clock seconds the compile took (0.0 when cached).
-    build_seconds: float
+    build_s: float
     #: The compiler command that built (or would build) it.
     compiler: str
 
@@ -180,7 +182,7 @@ def describe(b: Build) -> str:
     """One line for a learner: what was built, with what, how long it took."""
     cc = os.path.basename(b.compiler.split()[0])
     if b.built:
-        return f"{b.program}: compiled with {cc} -O2 in {b.build_seconds:.2f} s (now cached)"
+        return f"{b.program}: compiled with {cc} -O2 in {b.build_s:.2f} s (now cached)"
     return f"{b.program}: already built (cached; sources unchanged)"
 
 

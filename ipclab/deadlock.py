@@ -121,16 +121,6 @@ def pipe_capacity_bytes() -> int:
             return 65536
 
 
-def _queued(fd: int) -> int:
-    """Bytes waiting to be read in the pipe ``fd`` is an end of (``FIONREAD``)."""
-    import array
-    import termios
-
-    buf = array.array("i", [0])
-    fcntl.ioctl(fd, termios.FIONREAD, buf, True)
-    return buf[0]
-
-
 def process_wait(role: str, pid: int) -> ProcessWait:
     """Where ``pid`` is now, from ``/proc``, labelled ``role``; all empty if it is gone."""
     s = fdmap.process_state(pid)
@@ -209,7 +199,7 @@ def _exchange(message_bytes: int, wait_s: float) -> Exchange:
         while True:
             finished = wait_all([a, b], 0.002)
             states = (process_wait("A", a.pid), process_wait("B", b.pid))
-            queued = (_queued(ab[0]), _queued(ba[0]))
+            queued = (probes.bytes_queued(ab[0]), probes.bytes_queued(ba[0]))
             # Both asleep in write() with both pipes full: nobody will ever read. Proven.
             deadlocked = all(
                 s.state == "S" and s.syscall == "write" for s in states
@@ -292,7 +282,7 @@ def _read_one_stream(
                     s is not None
                     and s.state == "S"
                     and s.syscall == "write"
-                    and _queued(unread[fds[0]]) >= capacity
+                    and probes.bytes_queued(unread[fds[0]]) >= capacity
                 )
 
             finished = True

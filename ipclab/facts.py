@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from . import pipes
 from ._check import GIB, check_int_list
+from ._renamed import renamed_fields
 
 __all__ = ["Facts", "measure_facts", "DEFAULT_WRITE_SIZES", "DEFAULT_SETPIPE_SIZES"]
 
@@ -25,6 +26,7 @@ def _default_setpipe_sizes() -> tuple:
 DEFAULT_SETPIPE_SIZES = None  # computed per machine: see _default_setpipe_sizes
 
 
+@renamed_fields(setpipe_sz="setpipe_bytes_by_request")
 class Facts(NamedTuple):
     """Pipe facts measured on this machine (sizes in bytes)."""
 
@@ -45,18 +47,6 @@ class Facts(NamedTuple):
     #: ``F_SETPIPE_SZ``: the capacity granted in bytes (or the errno name of the refusal),
     #: by the capacity requested in bytes (a str key, as in JSON).
     setpipe_bytes_by_request: dict
-
-    @property
-    def setpipe_sz(self) -> dict:
-        """Deprecated name of :attr:`setpipe_bytes_by_request` (until 0.3)."""
-        import warnings
-
-        warnings.warn(
-            "Facts.setpipe_sz is now Facts.setpipe_bytes_by_request",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.setpipe_bytes_by_request
 
 
 def measure_facts(write_sizes=DEFAULT_WRITE_SIZES, setpipe_sizes=None) -> Facts:

@@ -22,7 +22,7 @@ import struct
 from typing import NamedTuple
 
 from . import _platform, helper_process
-from ._check import check_int, check_seconds
+from ._check import check_int, check_message, check_seconds
 from ._resources import close_quietly, private_dir
 from .process import start_child
 
@@ -105,10 +105,7 @@ def pass_descriptor(
     open descriptor to a child over a socketpair (``socket.send_fds``). The child, which
     never opened the file, reads the same number of bytes through what it received and
     asks ``SO_PEERCRED`` who is on the other end."""
-    if not isinstance(content, bytes):
-        raise TypeError(f"content must be bytes, got {content!r} ({type(content).__name__})")
-    if not 2 <= len(content) <= 4096:
-        raise ValueError(f"content must be 2 to 4096 bytes long, got {len(content)}")
+    content = check_message("content", content, 2, 4096)
     sender_read_bytes = check_int(
         "sender_read_bytes", sender_read_bytes, 1, len(content) - 1, "bytes (less than content)"
     )

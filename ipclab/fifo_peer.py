@@ -79,7 +79,7 @@ def _write(path: str) -> None:
             view = view[os.write(fd, view) :]
     finally:
         os.close(fd)  # the reader sees end of file once every writer has closed
-    _report(role="write", open_wait_seconds=waited, bytes=len(message))
+    _report(role="write", open_wait_s=waited, bytes=len(message))
 
 
 def _read(path: str) -> None:
@@ -97,7 +97,7 @@ def _read(path: str) -> None:
         os.close(fd)
     _report(
         role="read",
-        open_wait_seconds=waited,
+        open_wait_s=waited,
         bytes=len(data),
         data_b64=base64.b64encode(bytes(data)).decode(),
     )

@@ -31,7 +31,17 @@ import time
 from typing import NamedTuple
 
 from . import _platform, helper_process
-from ._check import GIB, MIB, check_bytes, check_choice, check_int, check_int_list, check_seconds
+from ._check import (
+    GIB,
+    MIB,
+    check_bool,
+    check_bytes,
+    check_choice,
+    check_int,
+    check_int_list,
+    check_seconds,
+)
+from ._renamed import renamed_fields
 from .errors import ChildTimeoutError
 from .process import Gate, start_child
 
@@ -114,8 +124,7 @@ def fork_and_write(
         )
     ]
     deadline_s = check_seconds("deadline_s", deadline_s)
-    if not isinstance(shared, bool):
-        raise TypeError(f"shared must be True or False, got {shared!r}")
+    shared = check_bool("shared", shared)
     _platform.require("fork", "pipe")
     return helper_process.call(_fork_and_write, *values, deadline_s, shared, deadline_s=deadline_s)
 
@@ -266,6 +275,12 @@ def _copy_on_write_faults(buffer_bytes: int, access: str, deadline_s: float) -> 
 
 
 # -- what fork() itself costs ------------------------------------------------------------------
+@renamed_fields(
+    median_fork_seconds="median_fork_s",
+    min_fork_seconds="min_fork_s",
+    max_fork_seconds="max_fork_s",
+    median_fork_exit_wait_seconds="median_fork_exit_wait_s",
+)
 class ForkCostPoint(NamedTuple):
     """How long ``fork()`` takes in a parent holding a private buffer of ``buffer_bytes``."""
 
@@ -280,12 +295,12 @@ class ForkCostPoint(NamedTuple):
     repeats: int
     #: Time until the parent's fork returned (ipclab's ``start_child``, which is mostly
     #: ``fork()``), in seconds: median, fastest, slowest.
-    median_fork_seconds: float
-    min_fork_seconds: float
-    max_fork_seconds: float
+    median_fork_s: float
+    min_fork_s: float
+    max_fork_s: float
     #: Median time from fork to the child reaped (it exits at once), in seconds: this
     #: includes the kernel tearing the child's copied page tables down again.
-    median_fork_exit_wait_seconds: float
+    median_fork_exit_wait_s: float
 
     @property
     def pages(self) -> int:
@@ -319,8 +334,7 @@ def fork_cost(
     :class:`ForkCostPoint`. The whole sweep must finish within ``deadline_s`` seconds.
     """
     sizes_bytes = check_int_list("sizes_bytes", sizes_bytes, 0, GIB, "bytes")
-    if not isinstance(touched, bool):
-        raise TypeError(f"touched must be True or False, got {touched!r}")
+    touched = check_bool("touched", touched)
     repeats = check_int("repeats", repeats, 1, 20)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")

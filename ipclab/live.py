@@ -88,7 +88,7 @@ def live_pipe_fill(
         update(fig, [])  # the empty frame, axes labelled, while the experiment starts
 
     kwargs.setdefault("label", "pipe fill level")
-    kwargs.setdefault("expected_seconds", duration_s)
+    kwargs.setdefault("expected_s", duration_s)
     return live(samples, update, setup=setup, **kwargs)
 
 

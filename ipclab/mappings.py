@@ -32,7 +32,8 @@ from typing import NamedTuple
 from . import _platform, helper_process, shmem
 from ._answers import Question
 from ._answers import check as _check_answer
-from ._check import check_seconds
+from ._check import check_message, check_seconds
+from ._renamed import renamed_fields
 from ._resources import private_dir
 from .mqueue import MqueueResult, message_queue, mqueue_available
 from .process import Gate, start_child
@@ -86,11 +87,8 @@ def fork_mappings(
     """Map one page ``MAP_SHARED`` and one ``MAP_PRIVATE`` (both anonymous), store
     ``before`` in both, fork; the child stores ``written`` (as long, 1 to 4,096 bytes) in
     both and exits; then the parent reads both."""
-    for name, value in (("before", before), ("written", written)):
-        if not isinstance(value, bytes):
-            raise TypeError(f"{name} must be bytes, got {value!r} ({type(value).__name__})")
-        if not 1 <= len(value) <= _PAGE:
-            raise ValueError(f"{name} must be 1 to {_PAGE} bytes long, got {len(value)}")
+    before = check_message("before", before, 1, _PAGE)
+    written = check_message("written", written, 1, _PAGE)
     if len(before) != len(written):
         raise ValueError(
             f"written must be as long as before ({len(before)} bytes), got {len(written)}"
@@ -116,6 +114,7 @@ def _fork_mappings(before: bytes, written: bytes, deadline_s: float) -> ForkMapp
 
 
 # -- 2. a file mapped by two processes ----------------------------------------------------
+@renamed_fields(msync_seconds="msync_s")
 class FileMappingResult(NamedTuple):
     """A file in a private directory, mapped ``MAP_SHARED`` by a writer and a reader that
     share nothing but its path, and ``MAP_PRIVATE`` by a third process."""
@@ -133,7 +132,7 @@ class FileMappingResult(NamedTuple):
     private_store: bytes
     file_after_private_store: bytes
     #: Time the writer's ``msync(MS_SYNC)`` took, in seconds (writing dirty pages out).
-    msync_seconds: float
+    msync_s: float
     writer_pid: int
     reader_pid: int
 
@@ -193,10 +192,7 @@ def file_mapping(
     mapping and with ``pread`` — and stores a reply the writer then reads in its own
     mapping; only then does the writer ``msync``. A third child maps the file
     ``MAP_PRIVATE`` and stores into it."""
-    if not isinstance(message, bytes):
-        raise TypeError(f"message must be bytes, got {message!r} ({type(message).__name__})")
-    if not 1 <= len(message) <= 1000:
-        raise ValueError(f"message must be 1 to 1000 bytes long, got {len(message)}")
+    message = check_message("message", message, 1, 1000)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork")
     return helper_process.call(_file_mapping, message, deadline_s, deadline_s=deadline_s)

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from . import _platform, helper_process
 from ._check import check_int_list, check_seconds, errno_name
+from ._renamed import renamed_fields
 from ._resources import shm_name
 from .process import start_child
 
@@ -149,6 +150,7 @@ def mqueue_available() -> tuple:
 
 
 # -- a child sends, the parent receives ---------------------------------------------------
+@renamed_fields(full_send_waited_seconds="full_send_waited_s")
 class MqueueResult(NamedTuple):
     """Messages through a POSIX message queue, from a child to its parent."""
 
@@ -165,7 +167,7 @@ class MqueueResult(NamedTuple):
     #: (``mq_timedsend``): ``"ETIMEDOUT"`` — a full queue blocks its sender.
     send_to_full_queue_errno: str | None
     #: How long that send waited, in seconds.
-    full_send_waited_seconds: float
+    full_send_waited_s: float
     #: ``(message, priority)`` in the order ``mq_receive`` returned them.
     received: tuple
     #: True if ``/dev/mqueue`` is mounted and showed the queue by its name, None if not

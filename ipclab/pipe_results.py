@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ._renamed import renamed_fields
+
 __all__ = [
     "FillResult",
     "ResizeResult",
@@ -46,13 +48,14 @@ class ResizeResult(NamedTuple):
     explanation: str
 
 
+@renamed_fields(writer_delay_seconds="writer_delay_s", blocked_seconds="blocked_s")
 class ReaderBlockResult(NamedTuple):
     """A reader of an empty pipe, watched while it waits for a late writer."""
 
     #: How long the writer (the parent) waited before writing, in seconds.
-    writer_delay_seconds: float
+    writer_delay_s: float
     #: How long the reader's ``read()`` took, measured by the reader, in seconds.
-    blocked_seconds: float
+    blocked_s: float
     #: The reader's state while it waited, from psutil: ``"sleeping"`` when blocked.
     state_while_waiting: str
     #: The kernel function it slept in (``/proc/PID/wchan``, e.g. ``"pipe_read"``); "" if unknown.
@@ -65,6 +68,7 @@ class ReaderBlockResult(NamedTuple):
     bytes_read: int
 
 
+@renamed_fields(reader_delay_seconds="reader_delay_s", blocked_seconds="blocked_s")
 class WriterBlockResult(NamedTuple):
     """A writer that fills a pipe, watched while it waits for a slow reader."""
 
@@ -78,13 +82,14 @@ class WriterBlockResult(NamedTuple):
     #: Kernel function the writer slept in (``"pipe_write"`` on Linux); "" if unknown.
     wait_channel: str
     #: How long the reader (the parent) left the full pipe alone, in seconds.
-    reader_delay_seconds: float
+    reader_delay_s: float
     #: Longest single ``write()`` in the writer, measured by the writer, in seconds.
-    blocked_seconds: float
+    blocked_s: float
     #: Bytes the writer wrote in all.
     total_bytes: int
 
 
+@renamed_fields(waited_seconds="waited_s")
 class EofResult(NamedTuple):
     """What a reader saw after its writer wrote and exited."""
 
@@ -95,7 +100,7 @@ class EofResult(NamedTuple):
     #: True if the parent kept its own copy of the write end open.
     parent_kept_write_end: bool
     #: How long the reader waited for EOF (or gave up), in seconds.
-    waited_seconds: float
+    waited_s: float
 
 
 class WriteWithoutReaderResult(NamedTuple):
@@ -113,11 +118,12 @@ class WriteWithoutReaderResult(NamedTuple):
     errno_name: str | None
 
 
+@renamed_fields(t_seconds="t_s")
 class FillSample(NamedTuple):
     """One look at a pipe between a fast writer and a slow reader."""
 
     #: Time since the experiment started, in seconds.
-    t_seconds: float
+    t_s: float
     #: Bytes queued in the pipe (``FIONREAD``).
     fill_bytes: int
     #: Capacity of the pipe, in bytes.

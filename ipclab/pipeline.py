@@ -27,7 +27,7 @@ import time
 from typing import NamedTuple
 
 from . import _platform, helper_process
-from ._check import MIB, check_choice, check_int, check_seconds
+from ._check import MIB, check_bool, check_choice, check_int, check_seconds
 from ._resources import close_quietly, private_dir
 from .process import ChildGroup
 
@@ -119,8 +119,7 @@ def run_pipeline(
         raise TypeError(f"input_bytes must be bytes, got {type(input_bytes).__name__}")
     input_bytes = bytes(input_bytes)
     check_int("len(input_bytes)", len(input_bytes), 0, _MAX_INPUT_BYTES, "bytes")
-    if not isinstance(close_unused_ends, bool):
-        raise TypeError(f"close_unused_ends must be True or False, got {close_unused_ends!r}")
+    close_unused_ends = check_bool("close_unused_ends", close_unused_ends)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork", "pipe", "execvp")
     return helper_process.call(
@@ -140,8 +139,7 @@ def ls_wc(
     """``ls DIR | wc -l`` on a fresh private directory holding ``n_files`` files (0 to 1000):
     the output is the number of files."""
     n_files = check_int("n_files", n_files, 0, 1000)
-    if not isinstance(close_unused_ends, bool):
-        raise TypeError(f"close_unused_ends must be True or False, got {close_unused_ends!r}")
+    close_unused_ends = check_bool("close_unused_ends", close_unused_ends)
     deadline_s = check_seconds("deadline_s", deadline_s)
     _platform.require("fork", "pipe", "execvp")
     return helper_process.call(

@@ -26,7 +26,7 @@ import time
 from typing import NamedTuple
 
 from . import _platform, fdmap, helper_process
-from ._check import check_int
+from ._check import check_bool, check_int
 from ._resources import close_quietly, open_pipe
 from .process import DEADLINE_MARGIN_S, Gate, call_in_child, run_program, start_child
 
@@ -233,8 +233,7 @@ def sigchld(children: int = 5, blocked: bool = True) -> ChildSignals:
     ``SIGCHLD`` is blocked until all have ended, then unblocked once; otherwise each child
     ends only after the handler saw the previous one."""
     children = check_int("children", children, 1, 64)
-    if not isinstance(blocked, bool):
-        raise TypeError(f"blocked must be True or False, got {blocked!r}")
+    blocked = check_bool("blocked", blocked)
     _platform.require("fork")
     return _call(_sigchld, children, blocked)
 
@@ -288,8 +287,7 @@ def orphan(subreaper: bool = True) -> Orphan:
     """A child forks a grandchild and exits at once. Who is the grandchild's parent then?
     With ``subreaper`` the grandparent has called ``prctl(PR_SET_CHILD_SUBREAPER)`` first
     (Linux)."""
-    if not isinstance(subreaper, bool):
-        raise TypeError(f"subreaper must be True or False, got {subreaper!r}")
+    subreaper = check_bool("subreaper", subreaper)
     _platform.require("fork")
     if subreaper and not _platform.IS_LINUX:
         raise ValueError("subreaper=True needs Linux (prctl PR_SET_CHILD_SUBREAPER)")

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 from . import _platform, fdmap, helper_process
 from ._check import check_seconds
+from ._renamed import renamed_fields
 from .process import signal_name
 
 __all__ = [
@@ -73,6 +74,7 @@ class ChildReport(NamedTuple):
     exit_status: int | None
 
 
+@renamed_fields(deadline_seconds="deadline_s")
 class CellReport(NamedTuple):
     """What running a cell's code did, and what it left behind."""
 
@@ -82,7 +84,7 @@ class CellReport(NamedTuple):
     #: Wall-clock time from start to end, in seconds.
     seconds: float
     #: The deadline it had, in seconds.
-    deadline_seconds: float
+    deadline_s: float
     #: Everything the code and its children wrote on standard output and standard error.
     stdout: str
     stderr: str
@@ -222,7 +224,7 @@ def explain(report: CellReport) -> str:
     if report.ended == "deadline":
         lines.append(
             f"⏱ your code was still running at its deadline "
-            f"({report.deadline_seconds:g} s) and was stopped."
+            f"({report.deadline_s:g} s) and was stopped."
         )
     elif report.ended == "stopped":
         lines.append("■ you stopped your code.")

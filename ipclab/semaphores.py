@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from . import _platform, helper_process, shmem
 from ._check import check_bool, check_int, check_seconds
+from ._renamed import renamed_fields
 from .process import ChildGroup
 
 __all__ = ["Interval", "SemaphoreResult", "semaphore_limit", "FutexResult", "semaphore_sleeps"]
@@ -37,12 +38,13 @@ class Interval(NamedTuple):
     leave_s: float
 
 
+@renamed_fields(hold_seconds="hold_s")
 class SemaphoreResult(NamedTuple):
     """Processes each taking a semaphore, holding it, and giving it back."""
 
     value: int
     processes: int
-    hold_seconds: float
+    hold_s: float
     #: The most processes past the semaphore at one moment (counted under a lock).
     max_inside: int
     #: Who held it when, sorted by entry.

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from . import _platform, helper_process
 from ._check import GIB, KIB, MIB, check_bool, check_bytes, check_int, check_seconds
+from ._renamed import renamed_fields
 from .process import ChildGroup
 from .shmem import STAMP, Segment, check_room, lock, semaphore
 
@@ -38,6 +39,11 @@ __all__ = [
 
 
 # -- transfer ----------------------------------------------------------------------------
+@renamed_fields(
+    wall_seconds="wall_s",
+    writer_cpu_seconds="writer_cpu_s",
+    reader_cpu_seconds="reader_cpu_s",
+)
 class ShmTransferResult(NamedTuple):
     """Bytes sent from one process to another through a ring of slots in shared memory."""
 
@@ -47,13 +53,13 @@ class ShmTransferResult(NamedTuple):
     slots: int
     messages: int
     #: From the reader's start to its last message, in seconds.
-    wall_seconds: float
-    #: ``total_bytes / wall_seconds``, in bytes per second.
+    wall_s: float
+    #: ``total_bytes / wall_s``, in bytes per second.
     bytes_per_s: float
     #: CPU time (user + system) each side used, in seconds; a spinning handoff would show
     #: here as CPU burnt while waiting.
-    writer_cpu_seconds: float
-    reader_cpu_seconds: float
+    writer_cpu_s: float
+    reader_cpu_s: float
     #: CRC-32 of every byte the writer put in, and of every byte the reader took out.
     writer_crc32: int
     reader_crc32: int

@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from . import _platform, helper_process
 from ._check import check_int, check_int_list, check_seconds
+from ._renamed import renamed_fields
 from ._resources import open_pipe
 from .process import ChildGroup
 
@@ -73,11 +74,12 @@ def _worker(index: int, workers: int, limit: int, w: int) -> int:
         for n in range(start, min(start + CHUNK, limit)):
             if _is_prime(n):
                 count += 1
-    cpu_seconds = time.process_time()  # this process's CPU clock: zero at fork
-    os.write(w, _RECORD.pack(index, count, cpu_seconds))  # one write <= PIPE_BUF: atomic
+    cpu_s = time.process_time()  # this process's CPU clock: zero at fork
+    os.write(w, _RECORD.pack(index, count, cpu_s))  # one write <= PIPE_BUF: atomic
     return count
 
 
+@renamed_fields(cpu_seconds="cpu_s")
 class SplitResult(NamedTuple):
     """One run of the prime count split over worker processes."""
 
@@ -91,7 +93,7 @@ class SplitResult(NamedTuple):
     seconds: float
     worker_pids: tuple
     #: CPU time the workers used, all together, in seconds (user + system).
-    cpu_seconds: float = 0.0
+    cpu_s: float = 0.0
 
 
 def count_primes(limit: int = 200_000, workers: int = 2, deadline_s: float = 60.0) -> SplitResult:
@@ -122,14 +124,15 @@ def _count_primes(limit: int, workers: int, deadline_s: float) -> SplitResult:
         group.values()  # raise if a worker failed
     cpu = 0.0
     for off in range(0, len(data) - len(data) % _RECORD.size, _RECORD.size):
-        index, count, cpu_seconds = _RECORD.unpack_from(data, off)
+        index, count, cpu_s = _RECORD.unpack_from(data, off)
         partial[index] = count
-        cpu += cpu_seconds
+        cpu += cpu_s
     return SplitResult(
         limit, workers, sum(partial), tuple(partial), seconds, tuple(c.pid for c in children), cpu
     )
 
 
+@renamed_fields(min_seconds="min_s", max_seconds="max_s")
 class SpeedupPoint(NamedTuple):
     """The prime count with some number of workers, against one worker.
 
@@ -143,8 +146,8 @@ class SpeedupPoint(NamedTuple):
     #: Median wall-clock time over the repeats, in seconds.
     seconds: float
     #: Fastest and slowest of the repeats, in seconds.
-    min_seconds: float
-    max_seconds: float
+    min_s: float
+    max_s: float
     #: Median over the rounds of (1-worker time / this time) (higher is better).
     speedup: float
     #: Lowest and highest speedup of a round: the spread.
@@ -230,4 +233,4 @@ def _speedup(limit, workers, repeats, deadline_s):
 
 def _cpu_share(run: SplitResult, cpus: int) -> float:
     usable = run.seconds * min(run.workers, cpus)
-    return run.cpu_seconds / usable if usable > 0 else 0.0
+    return run.cpu_s / usable if usable > 0 else 0.0

@@ -4,7 +4,7 @@ domain sockets, across message sizes and CPU placements.
 Every point is measured between two real processes (a writer child and a reader child, or
 a client and a server) and repeated: one warm-up run, then ``repeats`` timed runs back to
 back; a point reports the median with the minimum and maximum. Unless a byte count (or a
-round-trip count) is given, each run lasts about ``run_seconds`` (50 ms by default): a short
+round-trip count) is given, each run lasts about ``run_s`` (50 ms by default): a short
 probe times the mechanism first and the count is scaled from it, so that fast and slow
 mechanisms alike are timed long enough to measure. The bytes really cross: the
 reader counts every byte, checks the stream ends exactly where it should, and spot-checks
@@ -39,6 +39,7 @@ from ._check import (
     check_int_list,
     check_seconds,
 )
+from ._renamed import renamed_args, renamed_fields, renamed_globals
 from .errors import UnsupportedPlatformError
 from .shmem import check_room
 from .shootout_peers import run_one_way, run_round_trips
@@ -54,7 +55,7 @@ __all__ = [
     "placement_cpus",
     "default_total_bytes",
     "shm_slots",
-    "DEFAULT_RUN_SECONDS",
+    "DEFAULT_RUN_S",
 ]
 
 #: What can be measured: ``os.pipe``, a named pipe, a shared-memory ring with semaphore
@@ -66,9 +67,10 @@ DEFAULT_SIZES_BYTES = (64, 512, 4096, 65536, 1048576)
 
 _MAX_TOTAL_BYTES = 16 * GIB
 #: Seconds a timed run lasts when no count is given (``bench``'s and the notebook's default).
-DEFAULT_RUN_SECONDS = 0.05
-_MAX_RUN_SECONDS = 10.0
-_MIN_PROBE_SECONDS = 0.002  # a probe run shorter than this is too coarse to scale from
+DEFAULT_RUN_S = 0.05
+__getattr__ = renamed_globals(__name__, globals(), DEFAULT_RUN_SECONDS="DEFAULT_RUN_S")
+_MAX_RUN_S = 10.0
+_MIN_PROBE_S = 0.002  # a probe run shorter than this is too coarse to scale from
 _PROBE_RUNS = 4  # a warm-up and three timed probe runs, each a twentieth of a run or more
 _MAX_MESSAGES = 50_000_000  # per run: a cap on what a wildly short probe could ask for
 
@@ -106,6 +108,7 @@ class ThroughputPoint(NamedTuple):
         )
 
 
+@renamed_fields(median_seconds="median_s", min_seconds="min_s", max_seconds="max_s")
 class LatencyPoint(NamedTuple):
     """Round-trip time of a message there and back, in seconds."""
 
@@ -114,9 +117,9 @@ class LatencyPoint(NamedTuple):
     placement: str
     repeats: int
     #: Mean round trip of each run, then the median, min and max over runs (seconds).
-    median_seconds: float
-    min_seconds: float
-    max_seconds: float
+    median_s: float
+    min_s: float
+    max_s: float
     #: Round trips in each run.
     round_trips_per_run: int = 0
 
@@ -207,8 +210,8 @@ def _measure_throughput(mechanism, message_bytes, messages, repeats, cpus) -> li
     return [moved / t for t in times[1:]]
 
 
-def _scaled_count(time_run, first: int, run_seconds: float, cap: int) -> int:
-    """How many messages (or round trips) make a run of about ``run_seconds``.
+def _scaled_count(time_run, first: int, run_s: float, cap: int) -> int:
+    """How many messages (or round trips) make a run of about ``run_s``.
 
     ``time_run(n)`` returns the seconds of a warm run of ``n`` (the fastest of a few: a
     disturbed probe would make every run too short). The probe starts at
@@ -218,21 +221,21 @@ def _scaled_count(time_run, first: int, run_seconds: float, cap: int) -> int:
     n = max(1, min(cap, first))
     while True:
         took = time_run(n)
-        if took >= _MIN_PROBE_SECONDS or n >= cap:
+        if took >= _MIN_PROBE_S or n >= cap:
             break
         n = min(cap, n * 10)
-    return max(1, min(cap, round(n * run_seconds / max(took, 1e-9))))
+    return max(1, min(cap, round(n * run_s / max(took, 1e-9))))
 
 
-def _messages_for(mechanism, message_bytes, run_seconds, cpus) -> int:
-    """Messages per run for runs of about ``run_seconds``: probed with a warm-up run and
+def _messages_for(mechanism, message_bytes, run_s, cpus) -> int:
+    """Messages per run for runs of about ``run_s``: probed with a warm-up run and
     three short timed ones, each about a twentieth of a run at typical speeds."""
     cap = max(1, min(_MAX_MESSAGES, _MAX_TOTAL_BYTES // message_bytes))
     first = max(1, default_total_bytes(message_bytes) // message_bytes // 20)  # ~2.5 ms
     return _scaled_count(
         lambda n: min(_throughput_times(mechanism, message_bytes, n, _PROBE_RUNS, cpus)[1:]),
         first,
-        run_seconds,
+        run_s,
         cap,
     )
 
@@ -257,34 +260,34 @@ def _check_common(mechanisms, repeats, placement):
     return mechanisms, repeats, cpus
 
 
-def _check_run_seconds(count_name: str, count, run_seconds) -> float | None:
-    """``run_seconds`` checked, or the default when neither it nor the count is given; None
+def _check_run_s(count_name: str, count, run_s) -> float | None:
+    """``run_s`` checked, or the default when neither it nor the count is given; None
     when the count decides."""
-    if count is not None and run_seconds is not None:
+    if count is not None and run_s is not None:
         raise ValueError(
-            f"give {count_name} or run_seconds, not both "
-            f"(got {count_name}={count!r}, run_seconds={run_seconds!r})"
+            f"give {count_name} or run_s, not both (got {count_name}={count!r}, run_s={run_s!r})"
         )
     if count is not None:
         return None
-    if run_seconds is None:
-        return DEFAULT_RUN_SECONDS
-    return check_seconds("run_seconds", run_seconds, 0.0, _MAX_RUN_SECONDS)
+    if run_s is None:
+        return DEFAULT_RUN_S
+    return check_seconds("run_s", run_s, 0.0, _MAX_RUN_S)
 
 
-def _timed_budget(run_seconds: float, repeats: int) -> float:
+def _timed_budget(run_s: float, repeats: int) -> float:
     """A generous deadline for one time-based point (seconds): probes, warm-up, timed runs,
     ten times over, plus start-up."""
-    return 20.0 + 10 * run_seconds * (repeats + 3)
+    return 20.0 + 10 * run_s * (repeats + 3)
 
 
+@renamed_args(run_seconds="run_s")
 def sweep(
     mechanisms=MECHANISMS,
     sizes_bytes=DEFAULT_SIZES_BYTES,
     repeats: int = 5,
     placement: str = "free",
     total_bytes: int | None = None,
-    run_seconds: float | None = None,
+    run_s: float | None = None,
 ) -> Iterator[ThroughputPoint]:
     """Yield the one-way throughput of each mechanism at each message size, point by point.
 
@@ -292,8 +295,8 @@ def sweep(
     to 1 GiB each. ``repeats``: timed runs per point (1 to 1000), after one warm-up run.
     ``placement``: ``"same"``, ``"split"`` or ``"free"`` (see :func:`placement_cpus`).
     How long a run is: either ``total_bytes``, bytes per run (1 byte to 16 GiB, rounded up
-    to whole messages), or ``run_seconds``, seconds per run (up to 10; a probe picks the
-    message count). Neither: runs of :data:`DEFAULT_RUN_SECONDS` (50 ms). Sizes are the
+    to whole messages), or ``run_s``, seconds per run (up to 10; a probe picks the
+    message count). Neither: runs of :data:`DEFAULT_RUN_S` (50 ms). Sizes are the
     outer loop, so every mechanism's curve grows together. Iterate to run; breaking out of
     the loop stops the experiment and cleans up.
     """
@@ -301,10 +304,10 @@ def sweep(
     sizes = check_int_list("sizes_bytes", sizes_bytes, 1, GIB, "bytes")
     if total_bytes is not None:
         total_bytes = check_bytes("total_bytes", total_bytes, 1, _MAX_TOTAL_BYTES)
-    run_seconds = _check_run_seconds("total_bytes", total_bytes, run_seconds)
+    run_s = _check_run_s("total_bytes", total_bytes, run_s)
     if "shm" in mechanisms:
         check_room(max(shm_slots(s) * s for s in sizes))
-    if run_seconds is None:
+    if run_s is None:
         assert total_bytes is not None  # no time given: the count decides
         plan = [(size, max(1, -(-total_bytes // size))) for size in sizes]
         budget = sum(
@@ -312,33 +315,34 @@ def sweep(
         ) * len(mechanisms)
     else:
         plan = [(size, None) for size in sizes]
-        budget = _timed_budget(run_seconds, repeats) * len(sizes) * len(mechanisms)
+        budget = _timed_budget(run_s, repeats) * len(sizes) * len(mechanisms)
     return helper_process.iterate(
-        _sweep, mechanisms, plan, repeats, placement, cpus, run_seconds, deadline_s=budget
+        _sweep, mechanisms, plan, repeats, placement, cpus, run_s, deadline_s=budget
     )
 
 
-def _sweep(mechanisms, plan, repeats, placement, cpus, run_seconds):
+def _sweep(mechanisms, plan, repeats, placement, cpus, run_s):
     for size, messages in plan:
         for mechanism in mechanisms:
-            n = messages or _messages_for(mechanism, size, run_seconds, cpus)
+            n = messages or _messages_for(mechanism, size, run_s, cpus)
             rates = _measure_throughput(mechanism, size, n, repeats, cpus)
             yield ThroughputPoint.from_rates(mechanism, size, placement, rates, n)
 
 
+@renamed_args(run_seconds="run_s")
 def latency(
     mechanisms=MECHANISMS,
     message_bytes: int = 1,
     repeats: int = 5,
     placement: str = "free",
     round_trips: int | None = None,
-    run_seconds: float | None = None,
+    run_s: float | None = None,
 ) -> Iterator[LatencyPoint]:
     """Yield the round-trip time of a ``message_bytes`` message (1 byte to 16 MiB) for each
     mechanism, point by point: a client sends it, a server sends it back, over and over;
     ``repeats`` timed runs (1 to 1000) after one warm-up. How long a run is: either
-    ``round_trips`` per run (1 to 1,000,000), or ``run_seconds`` (up to 10; a probe picks the
-    count); neither: :data:`DEFAULT_RUN_SECONDS`. Each run's mean round trip (seconds) goes
+    ``round_trips`` per run (1 to 1,000,000), or ``run_s`` (up to 10; a probe picks the
+    count); neither: :data:`DEFAULT_RUN_S`. Each run's mean round trip (seconds) goes
     into the median, min and max."""
     mechanisms, repeats, cpus = _check_common(mechanisms, repeats, placement)
     message_bytes = check_bytes("message_bytes", message_bytes, 1, 16 * 1024 * 1024)
@@ -349,15 +353,15 @@ def latency(
                 f"(repeats + 1) * round_trips must be at most 10,000,000, "
                 f"got {(repeats + 1) * round_trips}"
             )
-    run_seconds = _check_run_seconds("round_trips", round_trips, run_seconds)
+    run_s = _check_run_s("round_trips", round_trips, run_s)
     runs = repeats + 1
-    if run_seconds is None:
+    if run_s is None:
         assert round_trips is not None  # no time given: the count decides
         budget = _deadline_for(
             2 * message_bytes * round_trips * runs, 2 * round_trips * runs
         ) * len(mechanisms)
     else:
-        budget = _timed_budget(run_seconds, repeats) * len(mechanisms)
+        budget = _timed_budget(run_s, repeats) * len(mechanisms)
     return helper_process.iterate(
         _latency,
         mechanisms,
@@ -366,24 +370,24 @@ def latency(
         placement,
         cpus,
         round_trips,
-        run_seconds,
+        run_s,
         deadline_s=budget,
     )
 
 
-def _round_trips_for(mechanism, message_bytes, run_seconds, repeats, cpus) -> int:
-    """Round trips per run for runs of about ``run_seconds`` (probed like throughput)."""
+def _round_trips_for(mechanism, message_bytes, run_s, repeats, cpus) -> int:
+    """Round trips per run for runs of about ``run_s`` (probed like throughput)."""
     cap = max(1, min(1_000_000, 10_000_000 // (repeats + 1)))
     return _scaled_count(
         lambda n: min(_measure_latency(mechanism, message_bytes, n, _PROBE_RUNS - 1, cpus)) * n,
         50,
-        run_seconds,
+        run_s,
         cap,
     )
 
 
-def _latency(mechanisms, message_bytes, repeats, placement, cpus, round_trips, run_seconds):
+def _latency(mechanisms, message_bytes, repeats, placement, cpus, round_trips, run_s):
     for mechanism in mechanisms:
-        n = round_trips or _round_trips_for(mechanism, message_bytes, run_seconds, repeats, cpus)
+        n = round_trips or _round_trips_for(mechanism, message_bytes, run_s, repeats, cpus)
         times = _measure_latency(mechanism, message_bytes, n, repeats, cpus)
         yield LatencyPoint.from_times(mechanism, message_bytes, placement, times, n)

@@ -44,7 +44,7 @@ def test_an_experiment_that_yields_prints_one_record_per_line():
     done = ipclab("run", "pipes.watch_pipe_fill", "duration_s=0.2", "--json")
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(lines) > 2 and all("fill_bytes" in rec for rec in lines)
-    assert all(a["t_seconds"] <= b["t_seconds"] for a, b in zip(lines, lines[1:]))
+    assert all(a["t_s"] <= b["t_s"] for a, b in zip(lines, lines[1:]))
 
 
 @pytest.mark.parametrize("args, message", [

@@ -38,16 +38,16 @@ def test_converse_two_pipes():
     assert c.replies == ("HELLO", "STRASSE", "A B C")
     assert c.child_saw_eof and c.parent_saw_eof and not c.timed_out
     assert c.child_exit_status == 0 and c.closed_unused_ends
-    assert len(c.round_trips_seconds) == 3 and all(t > 0 for t in c.round_trips_seconds)
-    assert c.first_round_trip_seconds == c.round_trips_seconds[0]
-    later = c.round_trips_seconds[1:]
-    assert c.round_trip_seconds == (later[0] + later[1]) / 2  # the median of the later two
+    assert len(c.round_trips_s) == 3 and all(t > 0 for t in c.round_trips_s)
+    assert c.first_round_trip_s == c.round_trips_s[0]
+    later = c.round_trips_s[1:]
+    assert c.round_trip_s == (later[0] + later[1]) / 2  # the median of the later two
     assert c.placement == "free"
 
 
 def test_converse_one_message_round_trip_is_that_message():
     c = conversation.converse(["only"])
-    assert c.round_trip_seconds == c.first_round_trip_seconds == c.round_trips_seconds[0]
+    assert c.round_trip_s == c.first_round_trip_s == c.round_trips_s[0]
 
 
 @pytest.mark.parametrize("placement", ["same", "split"])

@@ -58,11 +58,11 @@ def test_cache_dir_follows_xdg_cache_home(tmp_path, monkeypatch):
 @needs_cc
 def test_build_compiles_once_then_finds_it_cached(sources, cache):
     first = creference.build("bw_stream", sources)
-    assert first.built and first.build_seconds > 0
+    assert first.built and first.build_s > 0
     assert os.access(first.path, os.X_OK) and first.path.startswith(cache)
     assert "compiled with" in creference.describe(first)
     again = creference.build("bw_stream", sources)
-    assert not again.built and again.build_seconds == 0.0 and again.path == first.path
+    assert not again.built and again.build_s == 0.0 and again.path == first.path
     assert "already built" in creference.describe(again)
 
 
@@ -121,7 +121,7 @@ def test_latency_is_a_point_of_the_same_shape(cache):
         p = creference.latency(mechanism, 1, 50, repeats=2, placement="free")
         assert isinstance(p, LatencyPoint)
         assert (p.mechanism, p.round_trips_per_run, p.repeats) == (mechanism, 50, 2)
-        assert 0 < p.min_seconds <= p.median_seconds <= p.max_seconds < 0.1
+        assert 0 < p.min_s <= p.median_s <= p.max_s < 0.1
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -164,7 +164,7 @@ def test_benchmark_runs_from_another_folder_and_prints_both_tables(tmp_path, cac
     script = os.path.join(os.path.dirname(creference.source_dir()), "benchmarks", "run.py")
     done = subprocess.run([sys.executable, script, "--rounds", "2", "--repeats", "1",
                            "--sizes", "512", "--mechanisms", "pipe,fifo", "--no-latency",
-                           "--run-seconds", "0.005", "--json", str(tmp_path / "out.json")],
+                           "--run-s", "0.005", "--json", str(tmp_path / "out.json")],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "bw_stream: compiled with" in done.stderr  # a fresh cache: it says it built

@@ -32,8 +32,8 @@ def test_open_blocks_until_the_other_end_opens(side):
     assert r.state_while_waiting == "sleeping"
     # The child's open() returned only once the parent opened the other end, which it did
     # 0.3 s after it saw the child asleep in open().
-    assert r.other_end_delay_seconds == 0.3
-    assert r.blocked_seconds >= 0.3
+    assert r.other_end_delay_s == 0.3
+    assert r.blocked_s >= 0.3
     if sys.platform.startswith("linux") and r.wait_channel:
         assert r.wait_channel == "wait_for_partner"
 

@@ -110,7 +110,7 @@ def test_results_identical_to_direct_mode(monkeypatch):
         lambda: pipes.write_without_reader("ignore"),
         lambda: pipes.write_without_reader("default"),
         lambda: pipes.pipe_buf_atomicity(4096, writers=2, records_per_writer=20),
-        lambda: pipes.read_without_writer()._replace(waited_seconds=0),
+        lambda: pipes.read_without_writer()._replace(waited_s=0),
     ]
     monkeypatch.setenv(helper_process.MODE_ENV, "never")
     direct = [run() for run in experiments]
@@ -160,7 +160,7 @@ def test_iterate_streams_and_break_stops_the_helper(always):
     # collected until the generator finished.
     helpers = _helpers()
     assert helpers and all(h.is_running() for h in helpers)
-    assert first.t_seconds < 5.0
+    assert first.t_s < 5.0
     samples.close()  # what ``break`` does to a for loop's generator
     assert _nothing_left(dirs_before), "the helper or its directory outlived the break"
 

@@ -74,8 +74,8 @@ def test_fork_cost_measures_each_size_and_both_kinds_of_buffer():
     assert [(p.buffer_bytes, p.touched, p.repeats) for p in points + untouched] == [
         (0, True, 2), (4 << 20, True, 2), (0, False, 1), (4 << 20, False, 1)]
     for p in points + untouched:
-        assert 0 < p.min_fork_seconds <= p.median_fork_seconds <= p.max_fork_seconds
-        assert p.median_fork_exit_wait_seconds >= p.min_fork_seconds
+        assert 0 < p.min_fork_s <= p.median_fork_s <= p.max_fork_s
+        assert p.median_fork_exit_wait_s >= p.min_fork_s
         assert p.pages == p.buffer_bytes // PAGE_BYTES
     # The written buffer is really resident in the forking process; the untouched one not.
     assert points[1].resident_bytes - points[0].resident_bytes >= 0.9 * (4 << 20)

@@ -40,7 +40,7 @@ def test_live_drives_any_iterator_and_counts_redraws():
     def update(fig, got):
         ax = fig.axes[0]
         ax.clear()
-        ax.plot([s.t_seconds for s in got], [s.fill_bytes for s in got])
+        ax.plot([s.t_s for s in got], [s.fill_bytes for s in got])
         seen.append(len(got))
 
     plot = live.LivePlot(update, setup=lambda fig: fig.subplots(), max_fps=20)
@@ -49,7 +49,7 @@ def test_live_drives_any_iterator_and_counts_redraws():
     assert seen[-1] == len(samples) == len(plot.samples)
     assert not plot.interrupted
     line = plot.figure.axes[0].get_lines()[0]
-    assert list(line.get_xdata()) == [s.t_seconds for s in samples]
+    assert list(line.get_xdata()) == [s.t_s for s in samples]
 
 
 @pytest.mark.parametrize("isolate_mode", [
@@ -123,7 +123,7 @@ def test_interrupt_return_gives_back_the_partial_samples():
 def _redraw_fill(fig, got):
     ax = fig.axes[0]
     ax.clear()
-    ax.plot([s.t_seconds for s in got], [s.fill_bytes for s in got])
+    ax.plot([s.t_s for s in got], [s.fill_bytes for s in got])
 
 
 @pytest.mark.slow  # a sweep: 0.9 s

@@ -297,10 +297,10 @@ def test_empty_pipe_blocks_the_reader():
     delay = 0.3
     result = pipes.empty_pipe_blocks_reader(writer_delay_s=delay)
     assert result.state_while_waiting == "sleeping"
-    assert result.blocked_seconds >= 0.8 * delay
+    assert result.blocked_s >= 0.8 * delay
     assert result.voluntary_switches_while_waiting <= 3  # asleep, not polling
     assert result.bytes_read == len(b"hello, reader")
-    assert result.writer_delay_seconds == delay
+    assert result.writer_delay_s == delay
     assert result.wait_channel == "" or "pipe" in result.wait_channel
 
 
@@ -315,7 +315,7 @@ def test_full_pipe_blocks_the_writer(write_size):
     if write_size in (1, PAGE):  # 1-byte writes pack pages as full as page-sized ones
         assert result.bytes_before_block == result.capacity_bytes
     assert result.total_bytes == result.capacity_bytes + 2 * write_size
-    assert result.blocked_seconds >= 0.8 * 0.1
+    assert result.blocked_s >= 0.8 * 0.1
     assert result.wait_channel == "" or "pipe" in result.wait_channel
 
 
@@ -339,7 +339,7 @@ def test_no_eof_while_the_parent_keeps_its_write_end():
     assert not result.eof
     assert result.bytes_before_eof == len(b"last words")
     assert result.parent_kept_write_end
-    assert result.waited_seconds >= 0.8 * 0.2
+    assert result.waited_s >= 0.8 * 0.2
 
 
 def test_write_without_reader_is_broken_pipe_error():
@@ -398,9 +398,9 @@ def test_watch_pipe_fill_samples():
     samples = list(pipes.watch_pipe_fill(duration_s=0.6, reader_chunk_bytes=8192,
                                          reader_interval_s=0.1, sample_interval_s=0.01))
     assert len(samples) >= 10
-    times = [s.t_seconds for s in samples]
+    times = [s.t_s for s in samples]
     assert times == sorted(times) and len(set(times)) == len(times)
-    assert all(0 <= s.t_seconds <= 0.6 + 0.5 for s in samples)
+    assert all(0 <= s.t_s <= 0.6 + 0.5 for s in samples)
     capacity = samples[0].capacity_bytes
     assert capacity == _raw_capacity()
     assert all(0 <= s.fill_bytes <= s.capacity_bytes == capacity for s in samples)

@@ -177,7 +177,7 @@ def test_pipe_fill_level_plots_every_sample_and_shades_blocked_runs(fill_samples
     fig = plots.pipe_fill_level(fill_samples, 0.4)
     ax, below = fig.axes
     line = _line(ax, "bytes in the pipe")
-    assert list(line.get_xdata()) == [s.t_seconds for s in fill_samples]
+    assert list(line.get_xdata()) == [s.t_s for s in fill_samples]
     assert list(line.get_ydata()) == [s.fill_bytes for s in fill_samples]
     flags = [s.writer_blocked for s in fill_samples]
     runs = sum(1 for i, f in enumerate(flags) if f and (i == 0 or not flags[i - 1]))
@@ -237,7 +237,7 @@ def test_throughput_vs_size_has_a_median_line_and_band_per_mechanism(throughput_
 def test_latency_bars_hold_the_medians(latency_points):
     fig = plots.latency_bars(latency_points)
     heights = [b.get_height() for b in _bars(fig.axes[0])]
-    assert heights == [p.median_seconds for p in latency_points]
+    assert heights == [p.median_s for p in latency_points]
     _renders(fig)
 
 

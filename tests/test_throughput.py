@@ -93,13 +93,13 @@ def test_a_fixed_total_is_whole_messages_per_run():
 @pytest.mark.slow  # timed runs: 0.5 s
 def test_runs_are_time_based_by_default():
     # No count given: a probe picks the messages per run (timing itself is not asserted).
-    points = list(sweep(("pipe", "unix"), (4096,), repeats=3, run_seconds=0.01))
+    points = list(sweep(("pipe", "unix"), (4096,), repeats=3, run_s=0.01))
     for p in points:
         _check_point(p, p.mechanism, 4096, "free", 3)
         assert isinstance(p.messages_per_run, int) and p.messages_per_run >= 1
-    (lp,) = latency(("fifo",), 1, repeats=2, run_seconds=0.01)
+    (lp,) = latency(("fifo",), 1, repeats=2, run_s=0.01)
     assert isinstance(lp.round_trips_per_run, int) and lp.round_trips_per_run >= 1
-    assert 0 < lp.min_seconds <= lp.median_seconds <= lp.max_seconds
+    assert 0 < lp.min_s <= lp.median_s <= lp.max_s
 
 
 def test_the_count_is_scaled_from_the_probe():
@@ -134,7 +134,7 @@ def test_latency_yields_one_point_per_mechanism():
     for p in points:
         assert isinstance(p, LatencyPoint)
         assert (p.message_bytes, p.placement, p.repeats) == (1, "free", 2)
-        assert 0 < p.min_seconds <= p.median_seconds <= p.max_seconds
+        assert 0 < p.min_s <= p.median_s <= p.max_s
 
 
 def test_latency_with_a_message_larger_than_a_pipe_does_not_deadlock():
@@ -156,7 +156,7 @@ def test_placement_cpus():
 _SWEEP_IN_A_PROGRAM = (
     "import sys\n"
     "from ipclab.throughput import sweep\n"
-    "for p in sweep(('pipe',), (4096,), repeats=1, placement=sys.argv[1], run_seconds=0.05):\n"
+    "for p in sweep(('pipe',), (4096,), repeats=1, placement=sys.argv[1], run_s=0.05):\n"
     "    print(p.placement, flush=True)\n"
 )
 
@@ -250,10 +250,10 @@ def test_pinning_without_affinity_is_a_clear_error():  # pragma: no cover - macO
     (dict(total_bytes=0), ValueError, "total_bytes"),
     (dict(total_bytes=-5), ValueError, "total_bytes"),
     (dict(total_bytes=2**34 + 1), ValueError, "total_bytes"),
-    (dict(run_seconds=0), ValueError, "run_seconds"),
-    (dict(run_seconds=10.5), ValueError, "run_seconds"),
-    (dict(run_seconds="1"), TypeError, "run_seconds"),
-    (dict(total_bytes=1 << 20, run_seconds=0.1), ValueError, "not both"),
+    (dict(run_s=0), ValueError, "run_s"),
+    (dict(run_s=10.5), ValueError, "run_s"),
+    (dict(run_s="1"), TypeError, "run_s"),
+    (dict(total_bytes=1 << 20, run_s=0.1), ValueError, "not both"),
 ])
 def test_sweep_rejects_bad_input_before_anything_starts(kwargs, error, words):
     with pytest.raises(error, match=words):
@@ -269,8 +269,8 @@ def test_sweep_rejects_bad_input_before_anything_starts(kwargs, error, words):
     (dict(round_trips=1_000_000, repeats=10), ValueError, "10,000,000"),
     (dict(mechanisms=("socket",)), ValueError, "mechanisms"),
     (dict(placement="elsewhere"), ValueError, "placement"),
-    (dict(run_seconds=-1), ValueError, "run_seconds"),
-    (dict(round_trips=100, run_seconds=0.1), ValueError, "not both"),
+    (dict(run_s=-1), ValueError, "run_s"),
+    (dict(round_trips=100, run_s=0.1), ValueError, "not both"),
 ])
 def test_latency_rejects_bad_input_before_anything_starts(kwargs, error, words):
     with pytest.raises(error, match=words):
@@ -301,7 +301,7 @@ def test_bench_json_prints_every_point():
         assert r["placement"] == "free"
         assert 0 < r["min_bytes_per_s"] <= r["median_bytes_per_s"] <= r["max_bytes_per_s"]
     assert [r["mechanism"] for r in lat] == ["pipe", "shm"]
-    assert all(r["median_seconds"] > 0 for r in lat)
+    assert all(r["median_s"] > 0 for r in lat)
 
 
 def test_bench_table_is_readable():
@@ -316,7 +316,7 @@ def test_bench_table_is_readable():
 @pytest.mark.slow  # 0.8 s
 def test_bench_runs_are_time_based_unless_told_otherwise():
     done = _bench("--json", "--mechanisms", "pipe", "--sizes", "4096", "--repeats", "2",
-                  "--run-seconds", "0.01", "--latency")
+                  "--run-s", "0.01", "--latency")
     assert done.returncode == 0, done.stderr
     thr, lat = json.loads(done.stdout)
     assert thr["messages_per_run"] >= 1 and lat["round_trips_per_run"] >= 1
@@ -333,7 +333,7 @@ def test_bench_runs_are_time_based_unless_told_otherwise():
     pytest.param(["--placement", "moon"], "placement", marks=pytest.mark.slow),
     pytest.param(["--total-bytes", "0"], "total_bytes", marks=pytest.mark.slow),
     pytest.param(["--latency", "--round-trips", "0"], "round_trips", marks=pytest.mark.slow),
-    pytest.param(["--run-seconds", "0"], "run_seconds", marks=pytest.mark.slow),
+    pytest.param(["--run-s", "0"], "run_s", marks=pytest.mark.slow),
 ])
 def test_bench_rejects_bad_options(args, words):
     done = _bench(*args, timeout=30)

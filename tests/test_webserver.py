@@ -297,7 +297,7 @@ def test_load_run_prefork_spreads_requests_over_a_fixed_pool():
         ("prefork", 40, 3, False, 100, 3)
     assert r.forks == 3 and r.max_children == 3 and 1 <= r.distinct_pids <= 3
     assert sum(r.served_by_pid.values()) == 40 and len(r.served_by_pid) == r.distinct_pids
-    assert 0 < r.p50_seconds <= r.p90_seconds <= r.p99_seconds <= r.seconds
+    assert 0 < r.p50_s <= r.p90_s <= r.p99_s <= r.seconds
     assert r.requests_per_s == pytest.approx(40 / r.seconds)
 
 
@@ -323,8 +323,8 @@ def test_load_run_single_and_empty_body():
 
 def test_service_time_is_spent_on_each_request():
     r = ws.load_run("prefork", requests=6, concurrency=2, pool_size=2, service_s=0.02)
-    assert r.service_seconds == 0.02
-    assert r.p50_seconds >= 0.02  # structural: every reply waited at least that long
+    assert r.service_s == 0.02
+    assert r.p50_s >= 0.02  # structural: every reply waited at least that long
 
 
 @pytest.mark.slow  # waits for its deadline
@@ -358,7 +358,7 @@ def test_watch_load_samples_while_it_runs_and_ends_with_the_result():
     *during, last = samples
     assert all(s.result is None for s in during) and last.result is not None
     assert last.requests_done == 300 and last.result.requests == 300
-    times = [s.t_seconds for s in samples]
+    times = [s.t_s for s in samples]
     assert times == sorted(times)
     done = [s.requests_done for s in samples]
     assert done == sorted(done)
@@ -371,7 +371,7 @@ def test_watch_load_takes_its_arguments_in_the_documented_order():
     *_, last = ws.watch_load("prefork", 6, 2, True, 32, 2, 30.0, 0, 0.01)
     r = last.result
     assert (r.requests, r.concurrency, r.keepalive, r.body_bytes, r.pool_size,
-            r.service_seconds) == (6, 2, True, 32, 2, 0.0)
+            r.service_s) == (6, 2, True, 32, 2, 0.0)
 
 
 def test_watch_load_stops_cleanly_when_the_loop_breaks():
@@ -422,7 +422,7 @@ def test_client_processes_count_every_request_as_the_server_does(requests, concu
     # per pid, what the client read in X-Served-By is what each server process counted
     assert c.served_by_pid == report.served_by_pid
     assert sum(report.served_by_pid.values()) == requests
-    assert 0 < c.p50_seconds <= c.p90_seconds <= c.p99_seconds <= c.seconds
+    assert 0 < c.p50_s <= c.p90_s <= c.p99_s <= c.seconds
     assert c.requests_per_s == pytest.approx(requests / c.seconds)
 
 

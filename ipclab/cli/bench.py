@@ -47,7 +47,8 @@ def add_arguments(parser):
         help="both processes on one CPU, on one CPU each, or unpinned (default free)",
     )
     parser.add_argument(
-        "--run-seconds",
+        "--run-s",
+        "--run-seconds",  # the old spelling, until 0.3
         type=float,
         default=None,
         metavar="S",
@@ -68,7 +69,7 @@ def add_arguments(parser):
         type=int,
         default=None,
         metavar="N",
-        help="round trips per latency run instead of --run-seconds",
+        help="round trips per latency run instead of --run-s",
     )
 
 
@@ -79,7 +80,7 @@ _OPTIONS = {
     "placement": "--placement",
     "total_bytes": "--total-bytes",
     "round_trips": "--round-trips",
-    "run_seconds": "--run-seconds",
+    "run_s": "--run-s",
 }
 
 
@@ -101,8 +102,8 @@ def _row(point) -> str:
         )
     return (
         f"{point.mechanism:<6} {point.message_bytes:>10,} B  {point.placement:<5}  "
-        f"{point.median_seconds * 1e6:>10,.2f} µs round trip  "
-        f"({point.min_seconds * 1e6:,.2f}–{point.max_seconds * 1e6:,.2f})  "
+        f"{point.median_s * 1e6:>10,.2f} µs round trip  "
+        f"({point.min_s * 1e6:,.2f}–{point.max_s * 1e6:,.2f})  "
         f"{point.round_trips_per_run:,} round trips × {point.repeats} runs"
     )
 
@@ -114,7 +115,7 @@ def run(args) -> int:
     sizes = tuple(args.sizes or DEFAULT_SIZES_BYTES)
     # Both calls check every argument before anything starts.
     try:
-        timed = args.run_seconds
+        timed = args.run_s
         parts: list = [
             sweep(mechanisms, sizes, args.repeats, args.placement, args.total_bytes, timed)
         ]

@@ -116,7 +116,7 @@ def _settings(args, course):
     output = check_int("--output-mb", args.output_mb, 1, 1 << 14, "MiB")
     if args.min_score is not None and args.min_score < 0:
         raise ValueError(f"--min-score must be 0 or more, got {args.min_score!r}")
-    limits = Limits(cpu_seconds=int(deadline) + 1, memory_bytes=memory << 20, processes=processes)
+    limits = Limits(cpu_s=int(deadline) + 1, memory_bytes=memory << 20, processes=processes)
     from ..grading import required_notebooks
 
     required = required_notebooks(course, args.notebooks) if args.notebooks else ()

@@ -74,8 +74,8 @@ def format_results(results) -> str:
             spread = spread[:37] + "..."
         lines.append(
             f"{r.model:<17}{'on' if r.keepalive else 'off':>11}{r.requests_per_s:>9.0f}"
-            f"{r.p50_seconds * 1e3:>9.2f}{r.p90_seconds * 1e3:>9.2f}"
-            f"{r.p99_seconds * 1e3:>9.2f}{r.forks:>7}{r.distinct_pids:>6}  {spread}"
+            f"{r.p50_s * 1e3:>9.2f}{r.p90_s * 1e3:>9.2f}"
+            f"{r.p99_s * 1e3:>9.2f}{r.forks:>7}{r.distinct_pids:>6}  {spread}"
         )
     by_model = {r.model: r for r in results}
     if "prefork" in by_model and "fork-per-request" in by_model:

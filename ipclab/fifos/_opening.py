@@ -9,12 +9,14 @@ from typing import NamedTuple
 
 from .. import _platform, helper_process
 from .._check import check_choice, check_longer, check_seconds, errno_name
+from .._renamed import renamed_fields
 from .._resources import close_quietly, private_dir
 from ..probes import wait_until_sleeping, wchan
 from ..process import start_child
 
 
 # -- blocking open -----------------------------------------------------------------------
+@renamed_fields(other_end_delay_seconds="other_end_delay_s", blocked_seconds="blocked_s")
 class BlockingOpenResult(NamedTuple):
     """A process opening one end of a FIFO while nobody has the other end open."""
 
@@ -22,9 +24,9 @@ class BlockingOpenResult(NamedTuple):
     side: str
     #: How long the parent waited, after the child fell asleep in ``open()``, before it
     #: opened the other end, in seconds.
-    other_end_delay_seconds: float
+    other_end_delay_s: float
     #: How long the child's ``open()`` took, measured by the child, in seconds.
-    blocked_seconds: float
+    blocked_s: float
     #: The child's state while it waited, from psutil: ``"sleeping"`` when blocked.
     state_while_waiting: str
     #: Kernel function the child slept in (``/proc/PID/wchan``); "" if unknown.
@@ -45,7 +47,7 @@ def blocking_open(
     """A child opens a new FIFO for ``side`` (``"read"`` or ``"write"``); once it sleeps in
     ``open()``, the parent waits ``delay_s`` seconds (0.01 to 60) and opens the other end.
     The child's ``open()`` returns only then: a FIFO's open waits for a partner, so
-    ``blocked_seconds`` is at least ``delay_s``."""
+    ``blocked_s`` is at least ``delay_s``."""
     side = check_choice("side", side, ("read", "write"))
     delay_s = check_seconds("delay_s", delay_s, 0.01, 60.0, lo_inclusive=True)
     deadline_s = check_seconds("deadline_s", deadline_s)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from .. import _platform
 from .._check import MIB, check_int, check_seconds
 from .._childenv import importable_env
+from .._renamed import renamed_fields
 from .._resources import private_dir
 from ..fifo_peer import MAX_REQUEST_BYTES, SERVER_FIFO, reply_for
 from ..process import start_program
@@ -32,6 +33,10 @@ def _peer_report(program) -> dict:
 
 
 # -- unrelated processes -----------------------------------------------------------------
+@renamed_fields(
+    writer_open_wait_seconds="writer_open_wait_s",
+    reader_open_wait_seconds="reader_open_wait_s",
+)
 class ExchangeResult(NamedTuple):
     """A message sent through a FIFO from one program to another, unrelated one."""
 
@@ -49,8 +54,8 @@ class ExchangeResult(NamedTuple):
     writer_parent_pid: int
     reader_parent_pid: int
     #: How long each program's ``open()`` blocked waiting for the other end, in seconds.
-    writer_open_wait_seconds: float
-    reader_open_wait_seconds: float
+    writer_open_wait_s: float
+    reader_open_wait_s: float
 
 
 def _check_message(message) -> bytes:
@@ -99,8 +104,8 @@ def unrelated_exchange(
         r["pid"],
         w["parent_pid"],
         r["parent_pid"],
-        w["open_wait_seconds"],
-        r["open_wait_seconds"],
+        w["open_wait_s"],
+        r["open_wait_s"],
     )
 
 

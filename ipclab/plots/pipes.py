@@ -166,12 +166,12 @@ def _blocked_spans(samples):
     spans, start = [], None
     for _i, s in enumerate(samples):
         if s.writer_blocked and start is None:
-            start = s.t_seconds
+            start = s.t_s
         elif not s.writer_blocked and start is not None:
-            spans.append((start, s.t_seconds))
+            spans.append((start, s.t_s))
             start = None
     if start is not None:
-        spans.append((start, samples[-1].t_seconds))
+        spans.append((start, samples[-1].t_s))
     return spans
 
 
@@ -179,7 +179,7 @@ def draw_fill_level(axes, samples, duration_s: float | None = None) -> None:
     """Draw (or redraw, after clearing them) the fill-level plot of ``samples`` on two axes:
     bytes queued over time (top), bytes written and read so far (bottom)."""
     top, bottom = axes
-    t = [s.t_seconds for s in samples]
+    t = [s.t_s for s in samples]
     fill = [s.fill_bytes for s in samples]
     capacity = samples[-1].capacity_bytes if samples else None
     first = True
@@ -235,7 +235,7 @@ def pipe_fill_level(samples, duration_s: float | None = None):
     need(
         samples,
         "samples",
-        ("t_seconds", "fill_bytes", "capacity_bytes", "writer_blocked", "read_bytes"),
+        ("t_s", "fill_bytes", "capacity_bytes", "writer_blocked", "read_bytes"),
     )
     fig, axes = new_figure(2, 1, sharex=True, height_ratios=(3, 2))
     draw_fill_level(axes, samples, duration_s)

@@ -63,7 +63,7 @@ def fork_cost(points):
     need(
         points,
         "points",
-        ("buffer_bytes", "touched", "median_fork_seconds", "min_fork_seconds", "max_fork_seconds"),
+        ("buffer_bytes", "touched", "median_fork_s", "min_fork_s", "max_fork_s"),
     )
     fig, ax = new_figure()
     mib = 1 << 20
@@ -75,10 +75,10 @@ def fork_cost(points):
         if not rows:
             continue
         x = [p.buffer_bytes / mib for p in rows]
-        y = [p.median_fork_seconds * 1e3 for p in rows]
+        y = [p.median_fork_s * 1e3 for p in rows]
         err = [
-            [(p.median_fork_seconds - p.min_fork_seconds) * 1e3 for p in rows],
-            [(p.max_fork_seconds - p.median_fork_seconds) * 1e3 for p in rows],
+            [(p.median_fork_s - p.min_fork_s) * 1e3 for p in rows],
+            [(p.max_fork_s - p.median_fork_s) * 1e3 for p in rows],
         ]
         ax.errorbar(x, y, yerr=err, marker=marker, color=color, capsize=4, label=label)
     ax.set_ylim(bottom=0)

@@ -19,7 +19,7 @@ _TP_FIELDS = (
     "min_bytes_per_s",
     "max_bytes_per_s",
 )
-_LAT_FIELDS = ("mechanism", "message_bytes", "median_seconds", "min_seconds", "max_seconds")
+_LAT_FIELDS = ("mechanism", "message_bytes", "median_s", "min_s", "max_s")
 _PLACEMENT_STYLES = ("-", "-.", (0, (1, 1)), (0, (5, 1, 1, 1)))
 
 
@@ -131,9 +131,9 @@ def latency_bars(points):
                     and p.message_bytes == size
                 ):
                     xs.append(i + (k - (len(keys) - 1) / 2) * width)
-                    med.append(p.median_seconds)
-                    lo.append(p.median_seconds - p.min_seconds)
-                    hi.append(p.max_seconds - p.median_seconds)
+                    med.append(p.median_s)
+                    lo.append(p.median_s - p.min_s)
+                    hi.append(p.max_s - p.median_s)
         label = mech if len(placements) == 1 or placement is None else f"{mech} ({placement})"
         ax.bar(
             xs,
@@ -146,7 +146,7 @@ def latency_bars(points):
             hatch=None if placements.index(placement) == 0 else "//",
             ecolor="black",
         )
-    values = [p.min_seconds for p in points if p.min_seconds > 0] + [p.max_seconds for p in points]
+    values = [p.min_s for p in points if p.min_s > 0] + [p.max_s for p in points]
     if values and max(values) / max(min(values), 1e-12) > 20:
         log10_axis(ax, "y", seconds_formatter())
     else:

@@ -6,12 +6,13 @@ and returns a Figure.
 
 from __future__ import annotations
 
+from .._check import check_bool
 from ._helpers import as_list, need
 from ._style import mechanism_color, new_figure
 
 __all__ = ["draw_rps_over_time", "rps_over_time", "rps_by_model", "requests_per_pid"]
 
-_SAMPLE_FIELDS = ("t_seconds", "requests_per_s", "children")
+_SAMPLE_FIELDS = ("t_s", "requests_per_s", "children")
 
 
 def _by_model(samples_by_model, what="samples_by_model") -> dict:
@@ -36,7 +37,7 @@ def draw_rps_over_time(axes, samples_by_model: dict, duration_s: float | None = 
     end = duration_s or 0.0
     for i, (model, samples) in enumerate(samples_by_model.items()):
         color = mechanism_color(model, i)
-        t = [s.t_seconds for s in samples]
+        t = [s.t_s for s in samples]
         top.plot(t, [s.requests_per_s for s in samples], color=color, label=model)
         bottom.step(t, [s.children for s in samples], where="post", color=color, label=model)
         zombies = [getattr(s, "zombies", 0) for s in samples]
@@ -105,11 +106,8 @@ def rps_by_model(results):
     labels = []
     for r in results:
         text = f"{r.requests_per_s:,.0f}/s"
-        if (
-            getattr(r, "p50_seconds", None) is not None
-            and getattr(r, "p99_seconds", None) is not None
-        ):
-            text += f"\np50 {r.p50_seconds * 1e3:.2g} ms\np99 {r.p99_seconds * 1e3:.2g} ms"
+        if getattr(r, "p50_s", None) is not None and getattr(r, "p99_s", None) is not None:
+            text += f"\np50 {r.p50_s * 1e3:.2g} ms\np99 {r.p99_s * 1e3:.2g} ms"
         labels.append(text)
     ax.bar_label(bars, labels=labels, padding=3, fontsize="small")
     ax.set_xticks(range(len(results)), names)
@@ -128,8 +126,7 @@ def requests_per_pid(results, share_scale: bool = True):
     ``share_scale=True`` (the default) gives every panel the same requests axis, so that
     bar heights compare across models; the figure says which it is.
     """
-    if not isinstance(share_scale, bool):
-        raise TypeError(f"share_scale must be True or False, got {share_scale!r}")
+    share_scale = check_bool("share_scale", share_scale)
     results = as_list(results, "results")
     need(results, "results", ("model", "served_by_pid"))
     fig, axes = new_figure(1, len(results), squeeze=False, sharey=share_scale)

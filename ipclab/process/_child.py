@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from .. import _frames, _platform
 from .._check import check_int, check_seconds
+from .._renamed import renamed_fields
 from .._resources import close_quietly, new_pipe
 from .._signals import RAISING_SIGNALS
 from ..errors import ChildFailedError, ChildTimeoutError
@@ -40,6 +41,7 @@ _SIGKILL = getattr(signal, "SIGKILL", 9)  # Windows has none; ipclab refuses to 
 _POLL_S = 0.005  # wait step where there is no pidfd (macOS)
 
 
+@renamed_fields(wall_seconds="wall_s")
 class ChildExit(NamedTuple):
     """How a child ended."""
 
@@ -49,7 +51,7 @@ class ChildExit(NamedTuple):
     #: What the target returned; None if it raised, was killed or timed out.
     result: Any
     #: Wall-clock time from fork to the child's end, in seconds.
-    wall_seconds: float
+    wall_s: float
     #: True if the child missed its deadline and ipclab killed it.
     timed_out: bool
     #: Name and message of the exception the target raised, e.g.

@@ -9,6 +9,7 @@ import time
 from typing import Any, NamedTuple
 
 from .._check import check_seconds
+from .._renamed import renamed_fields
 from .._signals import kill_group
 from ..errors import ChildFailedError, ChildTimeoutError
 from ._child import _POLL_S, _SIGKILL, DEFAULT_DEADLINE_S, Supervised, signal_name
@@ -56,6 +57,7 @@ def reap_popen(popen, timeout_s: float | None = None) -> bool:
 # own, has a deadline, and is killed with its whole group on timeout or interrupt.
 
 
+@renamed_fields(wall_seconds="wall_s")
 class ProgramExit(NamedTuple):
     """How a program started with :func:`start_program` ended."""
 
@@ -67,7 +69,7 @@ class ProgramExit(NamedTuple):
     #: What the program wrote to its standard error (bytes).
     stderr: bytes
     #: Wall-clock time from start to end, in seconds.
-    wall_seconds: float
+    wall_s: float
     #: True if the program missed its deadline and ipclab killed it.
     timed_out: bool
 

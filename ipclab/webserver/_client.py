@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from .. import _platform, helper_process
 from .._check import MAX_DEADLINE_S, MIB, check_bool, check_bytes, check_int, check_seconds
+from .._renamed import renamed_fields
 from .._resources import close_quietly, new_pipe
 from ..errors import ChildTimeoutError, IpclabError
 from ..process import ChildGroup
@@ -37,6 +38,7 @@ MAX_REQUESTS = 100_000
 MAX_RUN_BYTES = 1024 * MIB
 
 
+@renamed_fields(p50_seconds="p50_s", p90_seconds="p90_s", p99_seconds="p99_s")
 class ClientResult(NamedTuple):
     """What the load client measured, against any server on 127.0.0.1 (see :func:`run_client`)."""
 
@@ -50,9 +52,9 @@ class ClientResult(NamedTuple):
     #: ``requests / seconds``.
     requests_per_s: float
     #: Latency percentiles of one request (connect if any, send, whole response), seconds.
-    p50_seconds: float
-    p90_seconds: float
-    p99_seconds: float
+    p50_s: float
+    p90_s: float
+    p99_s: float
     #: How many requests each pid in the responses' ``X-Served-By`` headers served.
     served_by_pid: dict
     #: Client processes the connections were spread over.
@@ -221,7 +223,7 @@ class Client:
 def drive(
     client: Client, deadline_s: float, sample_interval_s: float | None
 ) -> Iterator[tuple[float, int, float]]:
-    """Start ``client`` and wait for it; yield ``(t_seconds, done, rate)`` every
+    """Start ``client`` and wait for it; yield ``(t_s, done, rate)`` every
     ``sample_interval_s`` (if set). Raises ChildTimeoutError after ``deadline_s``."""
     end = time.monotonic() + deadline_s
     tick = sample_interval_s if sample_interval_s is not None else deadline_s

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from .. import _platform, helper_process
 from .._check import MAX_DEADLINE_S, check_choice, check_choice_list, check_int, check_seconds
+from .._renamed import renamed_fields
 from ..errors import ChildTimeoutError
 from ._client import Client, check_client, drive
 from ._responder import response_body
@@ -28,6 +29,12 @@ def serving_processes(model: str, pool_size: int) -> int | None:
     return {"single": 1, "prefork": pool_size}.get(model)
 
 
+@renamed_fields(
+    p50_seconds="p50_s",
+    p90_seconds="p90_s",
+    p99_seconds="p99_s",
+    service_seconds="service_s",
+)
 class LoadResult(NamedTuple):
     """One load run: ``requests`` GETs sent over ``concurrency`` connections at once."""
 
@@ -45,9 +52,9 @@ class LoadResult(NamedTuple):
     #: ``requests / seconds``.
     requests_per_s: float
     #: Latency percentiles of one request (connect, send, whole response), in seconds.
-    p50_seconds: float
-    p90_seconds: float
-    p99_seconds: float
+    p50_s: float
+    p90_s: float
+    p99_s: float
     #: Requests served, by the pid of the serving process, as the server processes
     #: reported them over their count pipe (for ``"single"``: the one server process).
     served_by_pid: dict
@@ -60,7 +67,7 @@ class LoadResult(NamedTuple):
     #: Children the server forked during the run (pool included).
     forks: int = 0
     #: Time the server spent on each request before replying (``service_s``), in seconds.
-    service_seconds: float = 0.0
+    service_s: float = 0.0
     #: Requests the client counted (answered with a 200 and the right body); equals
     #: ``requests`` and the sum of ``served_by_pid`` when nothing was lost.
     client_requests: int = 0
@@ -70,11 +77,12 @@ class LoadResult(NamedTuple):
     client_connections: int = 0
 
 
+@renamed_fields(t_seconds="t_s")
 class LoadSample(NamedTuple):
     """One look at a load run while it goes on (see :func:`watch_load`)."""
 
     #: Time since the first request, in seconds.
-    t_seconds: float
+    t_s: float
     #: Requests answered so far.
     requests_done: int
     #: Requests answered per second since the previous sample.
@@ -168,9 +176,9 @@ def _run_load(run: _LoadArgs, sample_interval_s: float | None = None) -> Iterato
         run.pool_size if run.model == "prefork" else 0,
         measured.seconds,
         measured.requests_per_s,
-        measured.p50_seconds,
-        measured.p90_seconds,
-        measured.p99_seconds,
+        measured.p50_s,
+        measured.p90_s,
+        measured.p99_s,
         dict(report.served_by_pid),
         len(measured.served_by_pid),
         report.max_children,

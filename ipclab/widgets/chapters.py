@@ -72,8 +72,8 @@ def speedup_explorer(run_now: bool = False):
         # them in rounds, side by side, and show the spread.
         p = list(speedup.speedup(limit, (1, workers), repeats=3))[-1]
         print(
-            f"{workers} worker(s): {p.seconds:.3f} s (min {p.min_seconds:.3f}, max "
-            f"{p.max_seconds:.3f}); speedup over 1 worker {p.speedup:.2f} (rounds "
+            f"{workers} worker(s): {p.seconds:.3f} s (min {p.min_s:.3f}, max "
+            f"{p.max_s:.3f}); speedup over 1 worker {p.speedup:.2f} (rounds "
             f"{p.min_speedup:.2f}–{p.max_speedup:.2f}; ideal {p.ideal_speedup} on {p.cpus} "
             f"CPU(s)), CPU share {p.cpu_share:.0%}; median of {p.repeats} rounds, on this "
             "machine, now"
@@ -237,7 +237,7 @@ def broken_pipe_explorer(run_now: bool = False):
         print(
             f"reader (parent {'closed' if close_unused_write_end else 'kept'} its write end): "
             f"{e.bytes_before_eof} bytes, then "
-            + ("end of file" if e.eof else f"no end of file after {e.waited_seconds:.1f} s")
+            + ("end of file" if e.eof else f"no end of file after {e.waited_s:.1f} s")
         )
 
     return explorer(
@@ -259,7 +259,7 @@ def fifo_open_explorer(run_now: bool = False):
     def run(side, delay_s):
         r = fifos.blocking_open(side, delay_s)
         print(
-            f"open for {side} waited {r.blocked_seconds:.2f} s for the other end "
+            f"open for {side} waited {r.blocked_s:.2f} s for the other end "
             f"(state {r.state_while_waiting!r}, in {r.wait_channel or 'unknown'})"
         )
 
@@ -363,8 +363,8 @@ def load_explorer(run_now: bool = False):
     def run(model, requests, concurrency, keepalive):
         r = webserver.load_run(model, requests, concurrency, keepalive)
         print(
-            f"{model}: {r.requests_per_s:,.0f} requests/s, p50 {r.p50_seconds * 1e3:.2f} ms, "
-            f"p99 {r.p99_seconds * 1e3:.2f} ms; {r.distinct_pids} processes served, "
+            f"{model}: {r.requests_per_s:,.0f} requests/s, p50 {r.p50_s * 1e3:.2f} ms, "
+            f"p99 {r.p99_s * 1e3:.2f} ms; {r.distinct_pids} processes served, "
             f"{r.forks} forks (this machine, now)"
         )
 

@@ -45,8 +45,8 @@ def fork_cost(quick: bool) -> SectionData:
         (
             number(p.buffer_bytes),
             "written" if p.touched else "never written",
-            duration(p.median_fork_seconds),
-            spread(p.min_fork_seconds, p.max_fork_seconds),
+            duration(p.median_fork_s),
+            spread(p.min_fork_s, p.max_fork_s),
         )
         for p in points
     ]

@@ -26,16 +26,16 @@ __all__ = [
 
 def throughput_args(quick: bool) -> dict:
     """Keyword arguments of :func:`ipclab.throughput.sweep`: timed runs, as in notebook 08
-    (a warm-up, then ``repeats`` runs of about ``run_seconds`` each)."""
+    (a warm-up, then ``repeats`` runs of about ``run_s`` each)."""
     if quick:
-        return {"sizes_bytes": (64, 4096, 65536), "repeats": 3, "run_seconds": 0.02}
+        return {"sizes_bytes": (64, 4096, 65536), "repeats": 3, "run_s": 0.02}
     sizes = (64, 512, 4096, 16384, 65536, 262144, 1 << 20)
-    return {"sizes_bytes": sizes, "repeats": 5, "run_seconds": 0.05}
+    return {"sizes_bytes": sizes, "repeats": 5, "run_s": 0.05}
 
 
 def latency_args(quick: bool) -> dict:
     """Keyword arguments of :func:`ipclab.throughput.latency` besides the message size."""
-    return {"repeats": 3, "run_seconds": 0.02} if quick else {"repeats": 5, "run_seconds": 0.05}
+    return {"repeats": 3, "run_s": 0.02} if quick else {"repeats": 5, "run_s": 0.05}
 
 
 def throughput(quick: bool) -> SectionData:
@@ -75,9 +75,9 @@ def latency(quick: bool) -> SectionData:
         (
             p.mechanism,
             number(p.message_bytes),
-            duration(p.median_seconds),
-            duration(p.min_seconds),
-            duration(p.max_seconds),
+            duration(p.median_s),
+            duration(p.min_s),
+            duration(p.max_s),
         )
         for p in points
     ]
@@ -110,8 +110,8 @@ def web(quick: bool) -> SectionData:
             r.model,
             number(r.requests),
             f"{r.requests_per_s:,.0f}",
-            duration(r.p50_seconds),
-            duration(r.p99_seconds),
+            duration(r.p50_s),
+            duration(r.p99_s),
             number(r.distinct_pids),
         )
         for r in results
@@ -221,7 +221,7 @@ def semaphore(quick: bool) -> SectionData:
     return SectionData(
         [("mappings-semaphore-timeline", figures.semaphore_timeline(result))],
         f"{result.processes} processes start together; each takes a semaphore of value "
-        f"{result.value}, holds it {result.hold_seconds * 1e3:g} ms and gives it back. "
+        f"{result.value}, holds it {result.hold_s * 1e3:g} ms and gives it back. "
         f"At most {result.max_inside} were inside at once.",
         ("", "got in (after the first)", "gave it back"),
         rows,
