@@ -124,12 +124,17 @@ WRONG = [
     ("04-try-read", nb04.does_not_catch_eagain, r"raised BlockingIOError: \[Errno 11\].*EAGAIN "
                                                 r"means 'not now'"),
     ("04-try-read", nb04.closes_the_callers_fd, r"you closed the descriptor you were given"),
+    ("04-try-read", nb04.looks_but_never_reads, r"for a pipe holding b'abc': you returned the "
+                                                r"right value, but 3 bytes were still waiting "
+                                                r"to be read"),
     ("05-read-all", nb05.single_read, r"for a 300,000-byte message: you got [\d,]+ of 300,000 "
                                       r"bytes"),
     pytest.param("05-read-all", nb05.never_stops,
                  r"it was still running, not waiting in any system call: a loop that never "
                  r"ends\?", marks=HANG),
     ("05-read-all", nb05.returns_text, r"you returned a str"),
+    ("05-read-all", nb05.looks_but_never_reads, r"for a 5-byte message: you returned the right "
+                                                r"value, but 5 bytes were still waiting"),
     ("05-epipe", nb05.just_writes, r"your process was killed by SIGPIPE \(exit status −13\)"),
     ("05-epipe", nb05.ignores_but_does_not_catch, r"with the reader gone: your function raised "
                                                   r"BrokenPipeError: that is EPIPE"),
@@ -155,6 +160,10 @@ WRONG = [
     ("08-exactly", nb08.reads_too_much, r"you returned 9 bytes for a 5-byte message: you read "
                                         r"into the next message's bytes"),
     ("08-exactly", nb08.closes_the_socket, r"you closed the descriptor you were given"),
+    ("08-exactly", nb08.knows_the_message, r"for a 5-byte message: you returned the right "
+                                           r"value, but 3 bytes were still waiting"),
+    ("08-exactly", nb08.throws_the_next_away, r"the next message's bytes were gone from the "
+                                              r"socket: your function received past"),
     ("09-prefork", nb09.fork_per_request, r"every one of the 4 requests was served by a "
                                           r"different process: that is a fork per request"),
     ("09-prefork", nb09.parent_serves, r"your parent process served requests itself"),
@@ -205,6 +214,8 @@ WRONG = [
                  r"datagram socket gives no end of file", marks=HANG),
     ("12-datagrams", nb12.stops_at_empty, r"you returned 1 of 4 messages, stopping at the "
                                           r"empty one: on a datagram socket b'' is a message"),
+    ("12-datagrams", nb12.knows_the_messages, r"for b'hi', .*: you returned the right value, "
+                                              r"but 3 messages were still waiting"),
     ("12-datagrams", nb12.joins_them, r"you returned 5,005 bytes starting b'hix+'.*: return a "
                                       r"list, one bytes object per message"),
     ("13-shared", nb13.private_mapping, r"for b'hello': your parent saw 5 zero bytes: the "

@@ -33,9 +33,11 @@ once. That process only *claims* how its function ended and what it returned; th
 looks at everything else from outside — its descriptors and children in ``/proc``, its
 signal dispositions, what the checker's own helpers received, whether a child of its ended
 and was waited for (the kernel adds a reaped child's work to its parent's ``/proc`` counts:
-a function that returns the right value without the child the task asks for is told so) —
-and reports on a pipe of its
-own, which no learner process holds (and, as the same uid, cannot trace: the checker is not
+a function that returns the right value without the child the task asks for is told so),
+and what is still queued in the ends it was to read from (the checker keeps its own copy of
+each: a function that returns the right bytes without reading them — the cases' data is in
+the public catalogue — is told so) — and reports on a pipe of its own, which no learner
+process holds (and, as the same uid, cannot trace: the checker is not
 dumpable). So a function cannot print, write or patch its way to a pass. The verdict reads
 those events and the safe runner's report (blocked calls and who held the other end) and
 picks the most useful diagnosis: a crash before a hang, a hang before an exception, a child

@@ -60,8 +60,8 @@ def arrange_try_read(case: Case, workdir: str) -> Arranged:
         os.write(w, b"abc")
     if state == "writer gone":
         os.close(w)
-        return Arranged((r, n), handed=(r,))
-    return Arranged((r, n), handed=(r, w))  # the learner's process holds the writer too
+        return Arranged((r, n), handed=(r,), drained=(r,))
+    return Arranged((r, n), handed=(r, w), drained=(r,))  # it holds the writer too
 
 
 def arrange_read_all(case: Case, workdir: str) -> Arranged:
@@ -82,7 +82,7 @@ def arrange_read_all(case: Case, workdir: str) -> Arranged:
         _reap(pid)  # a writer the learner stopped reading got EPIPE and ended
         return {}
 
-    return Arranged((r,), (pid,), finish, handed=(r,))
+    return Arranged((r,), (pid,), finish, handed=(r,), drained=(r,))
 
 
 def arrange_epipe(case: Case, workdir: str) -> Arranged:
@@ -210,9 +210,14 @@ def arrange_exactly(case: Case, workdir: str) -> Arranged:
 
     def finish(view) -> dict:
         _reap(pid)  # it ends once every copy of the learner's end is closed
-        return {}
+        (left,) = view.queued  # what a right function leaves: the next message's start
+        if left.endswith(_NEXT):
+            return {"unread": (len(left) - len(_NEXT), "bytes")}
+        if _NEXT.endswith(left):
+            return {"unread": (0, "bytes"), "took_next": True}
+        return {"unread": (len(left), "bytes")}
 
-    return Arranged((learner_end, n), (pid,), finish, handed=(learner_end,))
+    return Arranged((learner_end, n), (pid,), finish, handed=(learner_end,), drained=(learner_end,))
 
 
 def arrange_prefork(case: Case, workdir: str) -> Arranged:
@@ -300,7 +305,7 @@ def arrange_two_pipes(case: Case, workdir: str) -> Arranged:
         return {}
 
     readers = (ends["a"][0], ends["b"][0])
-    return Arranged(readers, (pid,), finish, handed=readers)
+    return Arranged(readers, (pid,), finish, handed=readers, drained=readers)
 
 
 def arrange_reap(case: Case, workdir: str) -> Arranged:
@@ -360,4 +365,6 @@ def arrange_datagrams(case: Case, workdir: str) -> Arranged:
         peer.close()  # the learner's process held it too, so no end of file came
         return {}
 
-    return Arranged((learner_end, len(messages)), finish=finish, handed=(learner_end,))
+    return Arranged(
+        (learner_end, len(messages)), finish=finish, handed=(learner_end,), drained=(learner_end,)
+    )

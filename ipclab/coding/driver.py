@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import linecache
 import os
+import socket
 from typing import Any
 
-from .. import _frames, fdmap
+from .. import _frames, fdmap, probes
 from .._sandbox import become_subreaper
 from .catalogue import EXERCISES
 from .learner import CELL_FILENAME, LearnerProcess
@@ -37,6 +38,46 @@ def _identity(handed: tuple) -> dict:
     """``{fd: inode}`` of the descriptors handed to the learner's process."""
     fds = [h if isinstance(h, int) else h.fileno() for h in handed]
     return {fd: os.fstat(fd).st_ino for fd in fds}
+
+
+#: At most this many bytes are peeked from a stream socket, and datagrams counted.
+_PEEK_BYTES = 1 << 20
+_MAX_DATAGRAMS = 10_000
+
+
+def queued(end) -> bytes | int:
+    """What is still queued in ``end`` for its reader: for a stream socket the bytes
+    themselves (peeked, never taken), for a pipe how many bytes (``FIONREAD``), for a
+    datagram socket how many messages (taken: the checker looks once the case is over)."""
+    if not isinstance(end, socket.socket):
+        return probes.bytes_queued(end)
+    if end.type == socket.SOCK_STREAM:
+        try:
+            return end.recv(_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return b""
+    count = 0
+    while count < _MAX_DATAGRAMS:
+        try:
+            end.recv(1, socket.MSG_DONTWAIT)  # a longer datagram is dropped whole
+        except BlockingIOError:
+            break
+        count += 1
+    return count
+
+
+def unread(left: bytes | int, end) -> tuple:
+    """``(count, unit)`` of what ``queued`` found left in ``end``."""
+    if isinstance(left, bytes):
+        return len(left), "bytes"
+    is_datagram = isinstance(end, socket.socket) and end.type == socket.SOCK_DGRAM
+    return left, "messages" if is_datagram else "bytes"
+
+
+def _copies(ends: tuple) -> list:
+    """The checker's own copies of ``ends``, made after the fork: the learner's process
+    never holds them."""
+    return [e.dup() if isinstance(e, socket.socket) else os.dup(e) for e in ends]
 
 
 def _close_handed(handed: tuple) -> None:
@@ -83,7 +124,10 @@ def _run_case(emit, i: int, ex, arranged: Arranged, func_name: str, code: tuple,
     emit("start", i, _plain(arranged.args))
     handed = _identity(arranged.handed)
     learner = LearnerProcess(code, func_name, arranged.args, arranged.inside, private)
+    drained: list = []
+    counts: list = []
     try:
+        drained = _copies(arranged.drained)
         _close_handed(arranged.handed)
         emit("helpers", i, (*arranged.pids, *learner.made))
         emit("case-process", i, learner.pid)
@@ -96,13 +140,17 @@ def _run_case(emit, i: int, ex, arranged: Arranged, func_name: str, code: tuple,
             emit("crashed" if status < 0 else "vanished", i, status)
             return False
         learner.settle(SETTLE_S)  # at once when it left no children
-        view = learner.look()
+        view = learner.look()._replace(queued=tuple(queued(e) for e in drained))
+        counts = [unread(left, end) for left, end in zip(view.queued, drained)]
         while (late := learner.next_claim(deadline=0.0)) is not None:  # what is there now
             if late[0] in ("child-raised", "ran-past"):
                 emit(*_checked(late, i))
     finally:
         learner.close()
+        _close_handed(tuple(drained))  # before finish: a writer may wait for every reader
     observed = arranged.finish(view)
+    if counts and "unread" not in observed:
+        observed["unread"] = (sum(n for n, _ in counts), counts[0][1])
     if handed:
         observed["kept"] = all(view.holds(fd, inode) for fd, inode in handed.items())
     observed["waited"] = view.waited

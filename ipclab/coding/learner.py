@@ -55,6 +55,10 @@ class LearnerView(NamedTuple):
     #: True if a child of the process ended and was waited for while the learner's code
     #: ran (:func:`ipclab.fdmap.reaped_children_work` grew).
     waited: bool
+    #: What was still queued in each of the case's drained ends after the claim (see
+    #: :func:`ipclab.coding.driver.queued`): bytes peeked from a stream socket, a count of
+    #: bytes for a pipe, a count of messages for a datagram socket.
+    queued: tuple = ()
 
     def holds(self, fd: int, inode: int) -> bool:
         """True if the process still has ``fd`` open on the file ``inode``."""

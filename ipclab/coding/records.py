@@ -33,6 +33,11 @@ class Arranged(NamedTuple):
     #: Run in the learner's process before any of the learner's code: the part of the case
     #: that must be the learner's own (children of its own, a signal's action there).
     inside: Callable[[], None] | None = None
+    #: Those of ``handed`` that the task has the learner's function read from: the checker
+    #: keeps a copy of each (made after the fork) and, after the claim, looks at what is
+    #: still queued in it (:attr:`ipclab.coding.learner.LearnerView.queued`); by default
+    #: ``observed["unread"]`` is ``(count, unit)`` of what the function left unread.
+    drained: tuple = ()
 
 
 class Exercise(NamedTuple):

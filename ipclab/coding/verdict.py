@@ -82,6 +82,7 @@ class Verdict:
             self._children,
             self._results,
             self._no_child,
+            self._unread,
             self._open_fds,
             self._tidy,
             self._removed,
@@ -399,6 +400,28 @@ class Verdict:
                     f"of your function's process ended and was waited for: the value did not "
                     f"come from a child's work. Which child does the work, and where does "
                     f"the parent wait for it?"
+                )
+        return None
+
+    def _unread(self):
+        for e in self.events:
+            if e[0] != "returned":
+                continue
+            label = self.ex.cases[e[1]].label
+            n, unit = e[3].get("unread", (0, "bytes"))
+            if n > 0:
+                what = f"{n:,} {unit[:-1] if n == 1 else unit}"
+                were = "was" if n == 1 else "were"
+                return (
+                    f"{label}: you returned the right value, but {what} {were} still waiting "
+                    f"to be read when your function returned: the value did not come from "
+                    f"what your function received. Where does it read them?"
+                )
+            if e[3].get("took_next"):
+                return (
+                    f"{label}: you returned the right bytes, but the next message's bytes "
+                    f"were gone from the socket: your function received past the end of this "
+                    f"message and threw the rest away — how many may the last recv() take?"
                 )
         return None
 

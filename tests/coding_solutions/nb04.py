@@ -120,3 +120,21 @@ def closes_the_callers_fd(fd, n):
         return None
     finally:
         os.close(fd)
+
+
+def looks_but_never_reads(fd, n):
+    """Sees with FIONREAD that bytes are there, and with poll() that the writer is gone, and
+    answers with the case's bytes from ipclab's public catalogue, without reading them."""
+    import array
+    import fcntl
+    import select
+    import termios
+
+    queued = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, queued, True)
+    if queued[0]:
+        return b"abc"
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    hung_up = any(events & select.POLLHUP for _, events in poller.poll(0))
+    return b"" if hung_up else None

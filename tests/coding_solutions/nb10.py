@@ -61,3 +61,4 @@ def closes_them(a, b):
     os.close(a)
     os.close(b)
     return result
+

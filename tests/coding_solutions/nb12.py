@@ -118,3 +118,13 @@ def stops_at_empty(sock, count):
 
 def joins_them(sock, count):
     return b"".join(sock.recv(65536) for _ in range(count))
+
+
+def knows_the_messages(sock, count):
+    """Returns the case's messages from ipclab's public catalogue without receiving them."""
+    from ipclab.coding.catalogue import EXERCISES
+
+    for case in EXERCISES["12-datagrams"].cases:
+        if len(case.args[0]) == count:
+            return list(case.args[0])
+    return []
