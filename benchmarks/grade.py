@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     out = {"submissions": args.submissions, "jobs": args.jobs, "cpus": os.cpu_count(),
            "rounds": args.rounds, "grade_s": _summary(grade_s),
            "reference_s": _summary(ref_s), "ratio": _summary(ratios),
-           "grade_seconds_per_submission": _summary([g / args.submissions for g in grade_s]),
+           "grade_s_per_submission": _summary([g / args.submissions for g in grade_s]),
            "claim_s": CLAIM_S, "load_average_after": load}
     if args.json:
         print(json.dumps(out, indent=2))
@@ -147,7 +147,7 @@ def main(argv=None) -> int:
                                ("grade / reference", q, "")):
             print(f"  {label + ':':22} {v['median']:6.2f}{unit} "
                   f"(min {v['min']:.2f}, max {v['max']:.2f})")
-        per = out["grade_seconds_per_submission"]
+        per = out["grade_s_per_submission"]
         print(f"  {'grade per submission:':22} {per['median']:6.2f} s "
               f"(min {per['min']:.2f}, max {per['max']:.2f})")
         verdict = "under" if g["max"] < CLAIM_S else "NOT under"

@@ -297,7 +297,7 @@ def _coding_checks(job: dict, data: dict) -> tuple:
     return checks, known
 
 
-def _grade_coding(job: dict, data: dict, seconds_left: float) -> tuple:
+def _grade_coding(job: dict, data: dict, left_s: float) -> tuple:
     """``({id: reported item}, errors)``: each coding exercise checked by the grader's own
     process (:mod:`ipclab._grade_code`), from the source the kernel handed over."""
     checks, known = _coding_checks(job, data)
@@ -305,7 +305,7 @@ def _grade_coding(job: dict, data: dict, seconds_left: float) -> tuple:
         return known, []
     config = _sandbox_config(job, os.path.join(job["workdir"], ".log"))
     try:
-        out = _grade_code.run(checks, config, max(seconds_left, 0.0) + 30.0)
+        out = _grade_code.run(checks, config, max(left_s, 0.0) + 30.0)
     except RuntimeError as exc:
         return known | {c[0]: ["error", str(exc)] for c in checks}, [f"coding checks: {exc}"]
     finally:

@@ -7,7 +7,7 @@ difference between two measurements made a minute apart: medians less than
 
 Works on any record with a median, a min and a max: :class:`ipclab.throughput.ThroughputPoint`
 (``*_bytes_per_s``: higher is better) and :class:`ipclab.throughput.LatencyPoint`
-(``*_seconds``: lower is better). Formatting only: nothing here measures or draws.
+(``*_s``: lower is better). Formatting only: nothing here measures or draws.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from . import _answers, _platform, fdmap, helper_process, probes
 from ._check import check_bytes, check_choice, check_int, check_int_list, check_seconds
+from ._renamed import renamed_fields
 from ._resources import close_quietly, new_pipe, open_pipe
 from .deadlock import (
     BUFFERING_MODES,
@@ -107,6 +108,7 @@ class Served(NamedTuple):
     blocked: tuple
 
 
+@renamed_fields(seconds_per_call="per_call_s")
 class WakeupSample(NamedTuple):
     """One timed run of :func:`wakeup_cost`."""
 
@@ -116,7 +118,7 @@ class WakeupSample(NamedTuple):
     #: Calls made in this run.
     calls: int
     #: Wall-clock time per call, in seconds.
-    seconds_per_call: float
+    per_call_s: float
 
 
 # -- 4. O_NONBLOCK ----------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The results of the pipe experiments of :mod:`ipclab.pipes`: one named tuple per
-experiment, the units in the field names (``_bytes``, ``_seconds``).
+experiment, the units in the field names (``_bytes``, ``_s``).
 
 :mod:`ipclab.pipes` re-exports each of them; import them from there.
 """
@@ -48,7 +48,11 @@ class ResizeResult(NamedTuple):
     explanation: str
 
 
-@renamed_fields(writer_delay_seconds="writer_delay_s", blocked_seconds="blocked_s")
+@renamed_fields(
+    writer_delay_seconds="writer_delay_s",
+    blocked_seconds="blocked_s",
+    cpu_seconds_while_waiting="cpu_while_waiting_s",
+)
 class ReaderBlockResult(NamedTuple):
     """A reader of an empty pipe, watched while it waits for a late writer."""
 
@@ -63,7 +67,7 @@ class ReaderBlockResult(NamedTuple):
     #: Voluntary context switches the reader made while it waited (few: it sleeps).
     voluntary_switches_while_waiting: int
     #: CPU time the reader used while it waited, in seconds (about zero).
-    cpu_seconds_while_waiting: float
+    cpu_while_waiting_s: float
     #: Bytes the reader got once the writer wrote.
     bytes_read: int
 

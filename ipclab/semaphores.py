@@ -122,6 +122,7 @@ def _semaphore_limit(
 
 
 # -- 2. when waiting costs a system call --------------------------------------------------
+@renamed_fields(seconds_per_operation="per_operation_s")
 class FutexResult(NamedTuple):
     """Semaphore operations, and how often a process had to sleep in the kernel for one."""
 
@@ -139,7 +140,7 @@ class FutexResult(NamedTuple):
     #: ``futex`` wait. Without a sleep, an operation made no system call.
     sleeps: int
     #: Wall time of the loop per acquire + release pair, in seconds (median of processes).
-    seconds_per_operation: float
+    per_operation_s: float
 
 
 def _nvcsw() -> int:

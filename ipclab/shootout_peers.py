@@ -343,7 +343,7 @@ def run_round_trips(
 ) -> list:
     """``runs`` runs of ``round_trips`` round trips of a ``message_bytes`` message between a
     client child (``cpus[0]``) and a server child that echoes it (``cpus[1]``); return
-    ``[mean_round_trip_seconds_of_each_run, round_trips_served]``."""
+    ``[mean_round_trip_s_of_each_run, round_trips_served]``."""
     cpu_a, cpu_b = cpus if cpus else (None, None)
     with private_dir() as directory, ChildGroup(deadline_s=deadline_s) as group:
         if mechanism == "shm":

@@ -87,7 +87,7 @@ def test_an_uncontended_semaphore_never_sleeps_and_a_handoff_does():
     # (CI saw 2,063 sleeps in 10,000 operations on a loaded 2-core VM): assert that it
     # sleeps in earnest, many times more than the uncontended case's bound allows.
     assert turns.sleeps > turns.operations * turns.processes // 20
-    assert alone.seconds_per_operation > 0 and turns.seconds_per_operation > 0
+    assert alone.per_operation_s > 0 and turns.per_operation_s > 0
 
 
 def _strace_works() -> bool:

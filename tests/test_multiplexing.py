@@ -130,7 +130,7 @@ def test_wakeup_cost_yields_one_sample_per_method_count_and_repeat():
     samples = list(multiplexing.wakeup_cost((1, 8), methods, repeats=2, run_s=0.002))
     assert len(samples) == 2 * 2 * len(methods)
     assert {(s.method, s.pipes) for s in samples} == {(m, n) for m in methods for n in (1, 8)}
-    assert all(s.calls >= 20 and 0 < s.seconds_per_call < 0.01 for s in samples)
+    assert all(s.calls >= 20 and 0 < s.per_call_s < 0.01 for s in samples)
     summary = multiplexing_plots.wakeup_summary(samples)
     assert set(summary) == set(methods)
     assert all(lo <= med <= hi for rows in summary.values() for _, med, lo, hi in rows)

@@ -123,7 +123,7 @@ def test_the_new_chapters_sections_hold_what_their_kernel_did(quick_report):
     assert all(c["received"] == c["sent"] for c in counts if c["signal_name"] == "SIGRTMIN")
     samples = sections["wakeup"]["records"]
     assert {s["method"] for s in samples} == {"select", "poll", "epoll"}
-    assert all(s["seconds_per_call"] > 0 for s in samples)
+    assert all(s["per_call_s"] > 0 for s in samples)
     limit = sections["semaphore"]["records"]
     assert limit["max_inside"] == limit["value"] and len(limit["intervals"]) == limit["processes"]
     alone, turns = sections["futex"]["records"]

@@ -1,7 +1,7 @@
 """Pipe experiments: capacity, resizing, blocking, broken pipes and ``PIPE_BUF`` atomicity.
 
 Each function checks its arguments, runs against the real kernel and returns a named tuple
-whose field names carry their units (``_bytes``, ``_seconds``). Nothing is assumed: on
+whose field names carry their units (``_bytes``, ``_s``). Nothing is assumed: on
 macOS the same calls give macOS's answers.
 
 Experiments with children fork through :mod:`ipclab.process`, inside a helper process when

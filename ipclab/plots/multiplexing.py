@@ -24,10 +24,10 @@ def wakeup_summary(samples) -> dict:
     """``{method: [(pipes, median_s, min_s, max_s), ...]}`` from
     :class:`ipclab.multiplexing.WakeupSample` items, seconds per call, pipes ascending."""
     samples = as_list(samples, "samples")
-    need(samples, "samples", ("method", "pipes", "seconds_per_call"))
+    need(samples, "samples", ("method", "pipes", "per_call_s"))
     runs: dict = {}
     for s in samples:
-        runs.setdefault(s.method, {}).setdefault(s.pipes, []).append(s.seconds_per_call)
+        runs.setdefault(s.method, {}).setdefault(s.pipes, []).append(s.per_call_s)
     return {
         method: [(n, statistics.median(v), min(v), max(v)) for n, v in sorted(by_n.items())]
         for method, by_n in runs.items()

@@ -241,7 +241,7 @@ def futex(quick: bool) -> SectionData:
             "two processes take turns" if r.contended else "one process, alone",
             number(r.operations * r.processes),
             number(r.sleeps),
-            duration(r.seconds_per_operation),
+            duration(r.per_operation_s),
         )
         for r in results
     ]
