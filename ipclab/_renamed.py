@@ -52,14 +52,15 @@ def renamed_args(**new_by_old: str) -> Callable[[_F], _F]:
     warning; giving both is a TypeError that names them."""
 
     def decorate(func: _F) -> _F:
+        name = func.__qualname__.removesuffix(".__init__")  # LivePlot(), not LivePlot.__init__()
+
         @functools.wraps(func)
         def forward(*args, **kwargs):
             for old, new in new_by_old.items():
                 if old in kwargs:
                     if new in kwargs:
-                        name = func.__qualname__
                         raise TypeError(f"{name}() got {old}= and {new}=: give {new}= only")
-                    _warn(f"{func.__qualname__}()", f"{old}=", f"{new}=")
+                    _warn(f"{name}()", f"{old}=", f"{new}=")
                     kwargs[new] = kwargs.pop(old)
             return func(*args, **kwargs)
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from ._check import check_choice_list
 from ._liveplot import DEFAULT_MAX_FPS, PROGRESS_AFTER_S, LivePlot, frontend, live
+from ._renamed import renamed_args
 
 __all__ = [
     "LivePlot",
@@ -52,6 +53,7 @@ def _two_axes(fig, height_ratios=(3, 2)):
         fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": height_ratios})
 
 
+@renamed_args(expected_seconds="expected_s")  # before the default below is set
 def live_pipe_fill(
     duration_s: float = 3.0,
     *,

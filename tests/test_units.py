@@ -107,3 +107,14 @@ def test_the_bench_command_takes_the_old_option_spelling_too():
     )
     assert out.returncode == 0, out.stderr
     assert "pipe" in out.stdout and "MB/s" in out.stdout
+
+
+def test_a_live_plot_takes_the_old_keyword_where_it_also_sets_a_default():
+    from ipclab import live
+
+    with pytest.warns(DeprecationWarning, match=r"live_pipe_fill\(\): expected_seconds="):
+        samples = live.live_pipe_fill(0.2, sample_interval_s=0.01, expected_seconds=0.2)
+    assert samples and samples[-1].t_s > 0
+    with pytest.warns(DeprecationWarning, match=r"LivePlot\(\): expected_seconds= is now"):
+        plot = live.LivePlot(lambda fig, got: None, expected_seconds=5.0)
+    assert plot.expected_s == 5.0

@@ -66,7 +66,7 @@ def queued(end) -> bytes | int:
     return count
 
 
-def unread(left: bytes | int, end) -> tuple:
+def _count(left: bytes | int, end) -> tuple:
     """``(count, unit)`` of what ``queued`` found left in ``end``."""
     if isinstance(left, bytes):
         return len(left), "bytes"
@@ -141,7 +141,7 @@ def _run_case(emit, i: int, ex, arranged: Arranged, func_name: str, code: tuple,
             return False
         learner.settle(SETTLE_S)  # at once when it left no children
         view = learner.look()._replace(queued=tuple(queued(e) for e in drained))
-        counts = [unread(left, end) for left, end in zip(view.queued, drained)]
+        counts = [_count(left, end) for left, end in zip(view.queued, drained)]
         while (late := learner.next_claim(deadline=0.0)) is not None:  # what is there now
             if late[0] in ("child-raised", "ran-past"):
                 emit(*_checked(late, i))
