@@ -179,8 +179,11 @@ WRONG = [
     pytest.param("10-two-pipes", nb10.drains_the_ready_one,
                  r"for a writer that switches between the pipes: .*your read\(\) on `a` "
                  r"\(fd \d+\) .*the writer was blocked writing into `b`", marks=HANG),
-    ("10-two-pipes", nb10.stops_at_first_eof, r"from `a` you got 0 of its 1[05] bytes: a pipe "
-                                              r"is finished only at its own end of file"),
+    # Which case it fails first is the scheduler's: a case passes when both pipes' last
+    # bytes are read in one select() round, so their ends of file come together (the first
+    # case passed in 3 of 42 runs here).
+    ("10-two-pipes", nb10.stops_at_first_eof, r"from `[ab]` you got 0 of its 1[05] bytes: a "
+                                              r"pipe is finished only at its own end of file"),
     ("10-two-pipes", nb10.returns_b_first, r"you returned b's bytes first"),
     ("10-two-pipes", nb10.closes_them, r"you closed the descriptor you were given"),
     pytest.param("11-reap", nb11.blocking_wait,
